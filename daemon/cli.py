@@ -1,0 +1,108 @@
+"""The `parkdesk` command: parse the command line and hand each subcommand to its function.
+
+Each subcommand is registered by an ``add_<name>_command`` function that declares its options
+and sets ``handler``: a function taking the parsed arguments and returning the exit code.
+Adding a command means writing those two functions and listing the first in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from daemon import __version__
+from daemon.config import DEFAULT_CONFIG_NAME, Config, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", metavar="FILE", default=DEFAULT_CONFIG_NAME,
+                        help=f"the configuration file (default: {DEFAULT_CONFIG_NAME})")
+
+
+# --- check-config ----------------------------------------------------------------------------
+
+def add_check_config_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "check-config", help="check config.yaml and list every problem in it",
+        description="Read the configuration file and say OK, or list every problem with the "
+                    "key to fix. Only the file is checked: passwords and the service-account "
+                    "key are read when ParkDesk connects.")
+    add_config_option(parser)
+    parser.set_defaults(handler=run_check_config)
+
+
+def run_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    print("OK")
+    print(summarize_config(config))
+    print("Only the file was checked: passwords and the service-account key are read when "
+          "ParkDesk connects to the mailbox, the SMTP server and the register.")
+    return EXIT_OK
+
+
+def summarize_config(config: Config) -> str:
+    """One line saying what the config describes, e.g. for check-config."""
+    park = config.park
+    return (f"{park.name} ({park.timezone}, {park.language}, references {park.reference_prefix}-...): "
+            f"{len(config.departments)} departments, {len(config.categories)} categories, "
+            f"{len(config.priorities)} priorities; mail in by {describe_mailbox(config)}, "
+            f"out by {describe_smtp(config)}; register: {describe_register(config)}")
+
+
+def describe_mailbox(config: Config) -> str:
+    mailbox = config.mailbox
+    if mailbox.backend == "maildir":
+        return f"maildir {mailbox.path}"
+    return f"imap {mailbox.host}:{mailbox.port} ({mailbox.security})"
+
+
+def describe_smtp(config: Config) -> str:
+    smtp = config.smtp
+    if smtp.backend == "outbox":
+        return f"outbox {smtp.path}"
+    return f"smtp {smtp.host}:{smtp.port} ({smtp.security})"
+
+
+def describe_register(config: Config) -> str:
+    register = config.register
+    if register.backend == "workbook":
+        return f"workbook {register.path}"
+    return f"google sheet {register.spreadsheet_id}"
+
+
+# --- the command line ------------------------------------------------------------------------
+
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_check_config_command,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parkdesk",
+        description="ParkDesk: the complaint desk of an industrial park (email in, one shared "
+                    "register, email out).")
+    parser.add_argument("--version", action="version", version=f"parkdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_command in COMMANDS:
+        add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `parkdesk` command; return its exit code (0 OK, 1 a problem, 2 bad usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return args.handler(args)
