@@ -1,0 +1,84 @@
+"""Phone and walk-in complaints: rows staff typed into the register without a reference.
+
+On the next cycle such a row gets a reference, a status, a received time and (if staff left
+them empty) a category, priority and department from the keyword rules; from then on it is
+handled like an emailed complaint. If staff typed the tenant's email, the tenant gets the same
+apology as an emailing tenant.
+"""
+
+from __future__ import annotations
+
+from daemon.classify import classify
+from daemon.intake.rows import CHECK_CATEGORY, YES, activity, format_time
+from daemon.outgoing import build_message
+from daemon.sheet_layout import Event, Status
+
+# A row counts as a complaint once any of these is filled in.
+CONTENT_KEYS = ("subject", "content", "company", "contact_name", "email", "phone", "location")
+
+
+def is_walk_in(row) -> bool:
+    return not row.reference and any(row.values.get(key, "").strip() for key in CONTENT_KEYS)
+
+
+def register_walk_ins(cycle, snapshot) -> list[str]:
+    """Give every walk-in row a reference; returns the references given."""
+    rows = [row for row in snapshot if is_walk_in(row)]
+    if not rows:
+        return []
+    config, now = cycle.config, cycle.now()
+    updates: dict[int, dict[str, str]] = {}
+    given, apologies = [], []
+    for row in rows:
+        reference = cycle.new_reference(now)
+        values = row.values
+        fill = {"reference": reference, "updated_at": format_time(now)}
+        if not values.get("status", "").strip():
+            fill["status"] = Status.NEW.label
+        if not values.get("received_at", "").strip():
+            fill["received_at"] = format_time(now)
+        result = classify(values.get("subject", ""), values.get("content", ""),
+                          categories=config.categories, priorities=config.priorities,
+                          default_category=config.intake.default_category,
+                          default_priority=config.intake.default_priority)
+        category = config.category(result.category)
+        if not values.get("category", "").strip():
+            fill["category"] = category.name
+            if result.needs_check:
+                fill["check"] = CHECK_CATEGORY
+        if not values.get("priority", "").strip():
+            priority = config.priority(result.priority)
+            fill["priority"] = priority.name
+            if priority.serious and not values.get("serious", "").strip():
+                fill["serious"] = YES
+        if not values.get("department", "").strip():
+            fill["department"] = config.department(category.department).name
+        updates[row.row_number] = fill
+        given.append(reference)
+        email = values.get("email", "").strip()
+        if email and "@" in email:
+            apologies.append((reference, email, values, fill))
+    cycle.register.update_rows_by_number(updates)
+    for row, reference in zip(rows, given):
+        cycle.known_references.add(reference)
+        cycle.journal.queue_activity(activity(
+            now, reference, Event.REFERENCE_ASSIGNED, "service center 服务中心",
+            f"typed in by staff (row {row.row_number}): {row.values.get('subject', '')}"))
+    for reference, email, values, fill in apologies:
+        _queue_apology(cycle, reference, email, values, fill, now)
+    return given
+
+
+def _queue_apology(cycle, reference, email, values, fill, now) -> None:
+    config = cycle.config
+    rendered = cycle.templates.render(
+        "tenant_ack", reference=reference, subject=values.get("subject", ""),
+        contact_name=values.get("contact_name", ""),
+        category_name=fill.get("category") or values.get("category", ""),
+        park_name=config.park.name, received_at=format_time(now))
+    outgoing = build_message(rendered, from_address=config.smtp.from_address,
+                             from_name=config.smtp.from_name, to=[email], now=now,
+                             auto_reply=False, reference=reference)
+    cycle.journal.queue_mail(identity=f"walk-in:{reference}", purpose="tenant_ack",
+                             message_id=outgoing["Message-ID"], reference=reference,
+                             recipient=email.lower(), raw=bytes(outgoing), now=now)
