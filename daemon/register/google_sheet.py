@@ -1,0 +1,696 @@
+"""The register kept in a Google Sheet, reached through gspread with a service account.
+
+Each operation is one batched API call (ensure_layout: one read when all is in place):
+
+    ensure_layout       spreadsheets.get of both header rows (+ batchUpdate/values.batchUpdate to repair)
+    read_register       values.batchGet of the whole Register tab
+    append_complaints   values.append (RAW, INSERT_ROWS) of all rows at once
+    update_cells        values.batchUpdate (RAW) of all cells at once, rows found by reference
+    update_rows_by_number  values.batchGet (guard) + values.batchUpdate, for rows without a reference
+    append_activity     values.append (RAW, INSERT_ROWS) to the Activity tab
+
+Everything is written RAW: a tenant's subject ``=IMPORTXML(...)`` stays text. Columns are mapped by
+header text (``daemon.register.map_header``); rows are found by their reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random as _random
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gspread
+from google.oauth2.service_account import Credentials
+
+from daemon.register import (
+    CellUpdate,
+    RegisterRow,
+    RegisterSnapshot,
+    map_header,
+    rows_from_values,
+)
+from daemon.register.errors import RegisterError
+from daemon.register.http_client import DEFAULT_API_ENDPOINT, RegisterHTTPClient
+from daemon.retry import Backoff
+from daemon.sheet_layout import (
+    ACTIVITY_COLUMNS,
+    ACTIVITY_KEYS,
+    ACTIVITY_TAB,
+    REGISTER_COLUMNS,
+    REGISTER_KEYS,
+    REGISTER_TAB,
+    Column,
+)
+
+SCOPES = [
+    "https://www.googleapis.com/auth/spreadsheets",
+    "https://www.googleapis.com/auth/drive",
+]
+CELL_CHARACTER_LIMIT = 50_000  # Google refuses longer cells with 400 INVALID_ARGUMENT
+TRUNCATION_MARK = " …[truncated 已截断]"
+REQUEST_BYTE_BUDGET = 1_500_000  # Google recommends at most 2 MB per request
+HEADER_MAX_AGE_SECONDS = 60.0  # how long a read header row is trusted for writes
+TABS: tuple[tuple[str, tuple[Column, ...]], ...] = (
+    (REGISTER_TAB, REGISTER_COLUMNS),
+    (ACTIVITY_TAB, ACTIVITY_COLUMNS),
+)
+LAYOUT_FIELDS = (
+    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
+    "data(startRow,startColumn,rowData(values(formattedValue))))"
+)
+PROPERTIES_FIELDS = "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)))"
+
+
+# ---- A1 notation and cell text -------------------------------------------------------------
+
+
+def quote_sheet(title: str) -> str:
+    """A tab name as A1 notation wants it: ``Register`` -> ``'Register'``, ``It's`` -> ``'It''s'``."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> letters: 0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``."""
+    if index < 0:
+        raise ValueError(f"column index cannot be negative: {index}")
+    letters = ""
+    number = index + 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def a1_cell(title: str, column_index: int, row_number: int) -> str:
+    """``a1_cell("Register", 1, 5)`` -> ``"'Register'!B5"``."""
+    return f"{quote_sheet(title)}!{column_letter(column_index)}{row_number}"
+
+
+def rows_of_range(a1_range: str | None) -> tuple[int, int] | None:
+    """First and last row of an A1 range such as ``"Register!A12:AG111"``; None if it has none."""
+    if not a1_range:
+        return None
+    match = re.search(r"!\$?[A-Za-z]*\$?(\d+)(?::\$?[A-Za-z]*\$?(\d+))?$", a1_range)
+    if not match:
+        return None
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else first
+    return first, last
+
+
+def cell_text(value: Any) -> str:
+    """What goes into a cell: text, "" for None, cut to Google's 50,000-character limit."""
+    text = "" if value is None else str(value)
+    if len(text) > CELL_CHARACTER_LIMIT:
+        text = text[: CELL_CHARACTER_LIMIT - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+    return text
+
+
+def spreadsheet_id_from(text: str) -> str:
+    """The id from ``register.spreadsheet_id``, which may be the id or the sheet's whole address."""
+    match = re.search(r"/spreadsheets/d/([A-Za-z0-9_-]+)", text)
+    return match.group(1) if match else text.strip()
+
+
+# ---- The service-account key ---------------------------------------------------------------
+
+
+def load_service_account(path: Path | str) -> Credentials:
+    """Credentials from a service-account JSON key; ``RegisterError`` saying what is wrong with it.
+
+    Messages name ``register.credentials_file`` and never quote the key's content.
+    """
+    path = Path(path)
+    where = f"The service-account key file in register.credentials_file ({path})"
+    if not path.exists():
+        raise RegisterError(
+            f"{where} does not exist. Download a JSON key for the service account (Google Cloud "
+            "console > IAM & Admin > Service accounts > Keys > Add key) and put its path in "
+            "register.credentials_file."
+        )
+    if path.is_dir():
+        raise RegisterError(f"{where} is a folder; it must be the JSON key file itself.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RegisterError(f"{where} is not a JSON key file (it is not text).") from None
+    except OSError as error:
+        raise RegisterError(
+            f"{where} cannot be read ({error.strerror or type(error).__name__}); check that "
+            "ParkDesk's user may read it."
+        ) from None
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RegisterError(
+            f"{where} is not valid JSON (line {error.lineno}, column {error.colno}). Download the "
+            "key again and choose JSON as the key type."
+        ) from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        kind = info.get("type") if isinstance(info, dict) else None
+        found = f" (its type is {kind!r})" if isinstance(kind, str) and len(kind) < 40 else ""
+        raise RegisterError(
+            f"{where} is not a service-account key{found}. ParkDesk needs the JSON key of a "
+            "service account, not an OAuth client file."
+        )
+    missing = [name for name in ("client_email", "private_key", "token_uri") if not info.get(name)]
+    if missing:
+        raise RegisterError(f"{where} lacks the field(s) {', '.join(missing)}. Download a new key.")
+    try:
+        return Credentials.from_service_account_info(info, scopes=SCOPES)
+    except Exception:  # noqa: BLE001 - whatever the parser says may quote the key
+        raise RegisterError(
+            f"{where} has a private_key that cannot be read. Download a new key."
+        ) from None
+
+
+# ---- The register --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderView:
+    """A tab's header row as last read: where our columns are, and whether cell A1 holds text."""
+
+    columns: dict[str, int]
+    read_at: float
+    first_cell_filled: bool
+
+
+@dataclass
+class TabState:
+    """What ensure_layout learnt about one tab."""
+
+    sheet_id: int
+    frozen_rows: int
+    column_count: int
+    header: list[str]
+
+
+class GoogleRegister:
+    """The register in one Google spreadsheet; see the module docstring for the cost of each call."""
+
+    def __init__(
+        self,
+        *,
+        spreadsheet_id: str,
+        credentials: Credentials,
+        api_endpoint: str = DEFAULT_API_ENDPOINT,
+        credentials_file: str = "",
+        sleep: Callable[[float], object] = time.sleep,
+        max_attempts: int = 6,
+        max_wait_seconds: float = 120,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spreadsheet_id = spreadsheet_id
+        factory = functools.partial(
+            RegisterHTTPClient,
+            api_endpoint=api_endpoint,
+            backoff=Backoff(max_attempts=max_attempts, max_wait_seconds=max_wait_seconds),
+            sleep=sleep,
+            random=random,
+            credentials_file=credentials_file,
+        )
+        self._client = gspread.Client(auth=credentials, http_client=factory)  # type: ignore[arg-type]
+        self._http: RegisterHTTPClient = self._client.http_client  # type: ignore[assignment]
+        self._clock = clock
+        self._headers: dict[str, HeaderView] = {}  # tab -> its header row as last seen
+        self._sheet_ids: dict[str, int] = {}  # tab -> sheetId
+
+    @classmethod
+    def from_config(
+        cls,
+        register_cfg: Any,
+        *,
+        sleep: Callable[[float], object] = time.sleep,
+        max_attempts: int = 6,
+        max_wait_seconds: float = 120,
+    ) -> GoogleRegister:
+        """From ``config.RegisterConfig`` (or any object with the same attributes)."""
+        spreadsheet_id = spreadsheet_id_from(str(getattr(register_cfg, "spreadsheet_id", "") or ""))
+        if not spreadsheet_id:
+            raise RegisterError(
+                "register.spreadsheet_id is empty. Copy the id from the sheet's address: "
+                "https://docs.google.com/spreadsheets/d/<this part>/edit"
+            )
+        key_file = getattr(register_cfg, "credentials_file", None)
+        if not key_file:
+            raise RegisterError(
+                "register.credentials_file is not set; it must name the service account's JSON key."
+            )
+        return cls(
+            spreadsheet_id=spreadsheet_id,
+            credentials=load_service_account(key_file),
+            api_endpoint=str(getattr(register_cfg, "api_endpoint", "") or DEFAULT_API_ENDPOINT),
+            credentials_file=str(key_file),
+            sleep=sleep,
+            max_attempts=max_attempts,
+            max_wait_seconds=max_wait_seconds,
+        )
+
+    @property
+    def service_account_email(self) -> str:
+        return self._http.service_account_email
+
+    @property
+    def request_counts(self) -> dict[str, int]:
+        """HTTP requests sent so far per API method, retries included."""
+        return dict(self._http.request_counts)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def ensure_layout(self) -> None:
+        """Create missing tabs, write or complete header rows, freeze them. Idempotent.
+
+        Staff's columns are never moved: headers missing from an existing row are added after its
+        last used column. Costs one read when everything is in place.
+        """
+        tabs = self._read_layout()
+        structure: list[dict[str, Any]] = []
+        header_writes: list[dict[str, Any]] = []
+        for title, columns in TABS:
+            state = tabs.get(title)
+            if state is None:
+                structure.append(
+                    {
+                        "addSheet": {
+                            "properties": {
+                                "title": title,
+                                "gridProperties": {
+                                    "rowCount": 1000,
+                                    "columnCount": max(26, len(columns)),
+                                    "frozenRowCount": 1,
+                                },
+                            }
+                        }
+                    }
+                )
+                header_writes.append(self._header_write(title, 0, [c.header for c in columns]))
+                self._remember(title, {c.key: i for i, c in enumerate(columns)}, first_cell="x")
+                continue
+            if state.frozen_rows < 1:
+                structure.append(
+                    {
+                        "updateSheetProperties": {
+                            "properties": {
+                                "sheetId": state.sheet_id,
+                                "gridProperties": {"frozenRowCount": 1},
+                            },
+                            "fields": "gridProperties.frozenRowCount",
+                        }
+                    }
+                )
+            mapping = map_header(state.header, columns)
+            missing = [c for c in columns if c.key not in mapping]
+            first_cell = state.header[0] if state.header else ""
+            if missing:
+                start = used_width(state.header)
+                if start == 0:
+                    first_cell = missing[0].header
+                needed = start + len(missing)
+                if needed > state.column_count:
+                    structure.append(
+                        {
+                            "appendDimension": {
+                                "sheetId": state.sheet_id,
+                                "dimension": "COLUMNS",
+                                "length": needed - state.column_count,
+                            }
+                        }
+                    )
+                header_writes.append(self._header_write(title, start, [c.header for c in missing]))
+                mapping.update({c.key: start + i for i, c in enumerate(missing)})
+            self._remember(title, mapping, first_cell=first_cell)
+        if structure:
+            answer = self._http.batch_update(self.spreadsheet_id, {"requests": structure})
+            for reply in answer.get("replies") or []:
+                properties = (reply.get("addSheet") or {}).get("properties") or {}
+                if "title" in properties and "sheetId" in properties:
+                    self._sheet_ids[properties["title"]] = int(properties["sheetId"])
+        if header_writes:
+            self._http.values_batch_update(
+                self.spreadsheet_id, {"valueInputOption": "RAW", "data": header_writes}
+            )
+
+    def _read_layout(self) -> dict[str, TabState]:
+        """Our tabs' properties and header rows: one spreadsheets.get; two more if a tab is missing."""
+        params = {
+            "ranges": [f"{quote_sheet(title)}!1:1" for title, _ in TABS],
+            "includeGridData": "true",
+            "fields": LAYOUT_FIELDS,
+        }
+        try:
+            meta = self._http.fetch_sheet_metadata(self.spreadsheet_id, params=params)
+        except RegisterError as error:
+            if error.status != 400:
+                raise
+            return self._read_layout_partial()
+        tabs = {}
+        for sheet in meta.get("sheets", []):
+            state = tab_state(sheet)
+            if state is not None:
+                tabs[sheet["properties"]["title"]] = state
+        self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
+        return tabs
+
+    def _read_layout_partial(self) -> dict[str, TabState]:
+        """When a tab is missing (its range cannot be read): properties, then the existing headers."""
+        meta = self._http.fetch_sheet_metadata(
+            self.spreadsheet_id, params={"includeGridData": "false", "fields": PROPERTIES_FIELDS}
+        )
+        ours = {title for title, _ in TABS}
+        tabs = {}
+        for sheet in meta.get("sheets", []):
+            title = sheet.get("properties", {}).get("title")
+            if title in ours:
+                state = tab_state(sheet)
+                if state is not None:
+                    tabs[title] = state
+        self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
+        if tabs:
+            titles = list(tabs)
+            answer = self._http.values_batch_get(
+                self.spreadsheet_id,
+                [f"{quote_sheet(title)}!1:1" for title in titles],
+                params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+            for title, value_range in zip(titles, answer.get("valueRanges", [])):
+                rows = value_range.get("values") or [[]]
+                tabs[title].header = [str(cell) for cell in rows[0]]
+        return tabs
+
+    @staticmethod
+    def _header_write(title: str, start: int, headers: list[str]) -> dict[str, Any]:
+        return {
+            "range": f"{quote_sheet(title)}!{column_letter(start)}1",
+            "majorDimension": "ROWS",
+            "values": [headers],
+        }
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_register(self) -> RegisterSnapshot:
+        """Every non-blank row of the Register tab, in one values.batchGet.
+
+        Returns a ``RegisterSnapshot`` (a list of ``RegisterRow``) that also records where each
+        column was; pass it to ``update_cells(snapshot=...)`` to spare a second read.
+        """
+        answer = self._when_tab_exists(
+            lambda: self._http.values_batch_get(
+                self.spreadsheet_id,
+                [quote_sheet(REGISTER_TAB)],
+                params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+        )
+        value_range = (answer.get("valueRanges") or [{}])[0]
+        values = value_range.get("values") or []
+        first = rows_of_range(value_range.get("range"))
+        header_row = first[0] if first else 1
+        header = values[0] if values else []
+        columns = map_header(header, REGISTER_COLUMNS)
+        self._remember(REGISTER_TAB, columns, first_cell=header[0] if header else "")
+        return rows_from_values(values[1:], columns, first_row_number=header_row + 1)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append_complaints(self, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
+        """Add complaint rows (column key -> text) below the last row: one values.append.
+
+        Returns the sheet row numbers written, or None if Google's answer does not say. Rows are
+        split into several appends only if one would exceed Google's recommended 2 MB.
+        """
+        if not rows:
+            return []
+        needed = check_keys(rows, REGISTER_KEYS, REGISTER_TAB)
+        columns = self._columns_for_write(REGISTER_TAB, needed)
+        return self._append(REGISTER_TAB, [place_cells(row, columns) for row in rows])
+
+    def append_activity(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Add Activity rows (time, reference, event, actor, detail): one values.append."""
+        if not events:
+            return
+        check_keys(events, ACTIVITY_KEYS, ACTIVITY_TAB)
+        known = self._headers.get(ACTIVITY_TAB)
+        columns = known.columns if known and all(k in known.columns for k in ACTIVITY_KEYS) else {
+            key: index for index, key in enumerate(ACTIVITY_KEYS)
+        }
+        self._append(ACTIVITY_TAB, [place_cells(event, columns) for event in events])
+
+    def update_cells(
+        self, updates: Sequence[CellUpdate], *, snapshot: Sequence[RegisterRow] | None = None
+    ) -> None:
+        """Write cells of rows found by reference: one values.batchUpdate (RAW) for all of them.
+
+        Rows are located in ``snapshot`` if given (it should be a fresh ``read_register()``: staff
+        sorting between that read and this write would move rows), else by a new read. An unknown
+        or duplicated reference raises ``RegisterError`` and nothing is written.
+        """
+        if not updates:
+            return
+        for update in updates:
+            if update.key not in REGISTER_KEYS:
+                raise RegisterError(f"{update.key!r} is not a column of the {REGISTER_TAB} tab.")
+        rows = snapshot if snapshot is not None else self.read_register()
+        needed = {update.key for update in updates}
+        columns: Mapping[str, int] = getattr(rows, "columns", None) or {}
+        if not columns or not needed <= set(columns):
+            columns = self._columns_for_write(REGISTER_TAB, needed)
+        found = locate_rows(rows, [update.reference for update in updates])
+        data = [
+            {
+                "range": a1_cell(REGISTER_TAB, columns[update.key], found[update.reference]),
+                "majorDimension": "ROWS",
+                "values": [[cell_text(update.value)]],
+            }
+            for update in updates
+        ]
+        self._http.values_batch_update(
+            self.spreadsheet_id, {"valueInputOption": "RAW", "data": data}
+        )
+
+    def update_rows_by_number(self, updates: Mapping[int, Mapping[str, Any]]) -> None:
+        """Fill cells of rows that have no reference yet (staff's walk-ins): row number -> {key: text}.
+
+        One fresh read guards against staff sorting since the caller's read: each row must still be
+        non-blank and without a reference (or already have the reference being written); otherwise
+        ``RegisterError`` and nothing is written. Then one values.batchUpdate (RAW).
+        """
+        if not updates:
+            return
+        needed = check_keys(list(updates.values()), REGISTER_KEYS, REGISTER_TAB)
+        current = {row.row_number: row for row in self.read_register()}
+        for number, values in updates.items():
+            row = current.get(number)
+            writing = str(values.get("reference", "")).strip().casefold()
+            if row is None or (row.reference and row.reference.casefold() != writing):
+                now = f"now holds {row.reference}" if row is not None else "is now blank"
+                raise RegisterError(
+                    f"Row {number} of the {REGISTER_TAB} tab {now}: the rows moved since they were "
+                    "read, so nothing was written; ParkDesk will look again next cycle."
+                )
+        columns = self._columns_for_write(REGISTER_TAB, needed)
+        data = [
+            {
+                "range": a1_cell(REGISTER_TAB, columns[key], number),
+                "majorDimension": "ROWS",
+                "values": [[cell_text(value)]],
+            }
+            for number, values in updates.items()
+            for key, value in values.items()
+        ]
+        self._http.values_batch_update(
+            self.spreadsheet_id, {"valueInputOption": "RAW", "data": data}
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _append(self, title: str, matrix: list[list[str]]) -> list[int] | None:
+        """Add rows below the last one, from column A: values.append searching column A.
+
+        Google appends below the "table" around the last non-empty cell of the searched range and
+        starts at that table's first column, so searching column A pins the start to A whenever
+        A1 holds text. If staff left A1 empty, appendCells is used instead (rows go after the last
+        row with data, from column A; Google's answer then gives no row numbers).
+        """
+        header = self._headers.get(title)
+        if header is not None and not header.first_cell_filled:
+            self._append_cells(title, matrix)
+            return None
+        numbers: list[int] | None = []
+        for chunk in split_by_size(matrix, REQUEST_BYTE_BUDGET):
+            answer = self._when_tab_exists(
+                lambda chunk=chunk: self._http.values_append(
+                    self.spreadsheet_id,
+                    f"{quote_sheet(title)}!A:A",
+                    params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                    body={"majorDimension": "ROWS", "values": chunk},
+                )
+            )
+            span = rows_of_range((answer.get("updates") or {}).get("updatedRange"))
+            if numbers is not None and span and span[1] - span[0] + 1 == len(chunk):
+                numbers.extend(range(span[0], span[1] + 1))
+            else:
+                numbers = None
+        return numbers
+
+    def _append_cells(self, title: str, matrix: list[list[str]]) -> None:
+        """Rows after the last row with data, from column A, as text (stringValue): one batchUpdate."""
+        sheet_id = self._sheet_id(title)
+        for chunk in split_by_size(matrix, REQUEST_BYTE_BUDGET // 2):
+            rows = [
+                {"values": [{"userEnteredValue": {"stringValue": cell}} if cell else {} for cell in row]}
+                for row in chunk
+            ]
+            request = {"appendCells": {"sheetId": sheet_id, "rows": rows, "fields": "userEnteredValue"}}
+            self._http.batch_update(self.spreadsheet_id, {"requests": [request]})
+
+    def _sheet_id(self, title: str) -> int:
+        """The tab's sheetId, from what ensure_layout saw or one metadata read."""
+        if title not in self._sheet_ids:
+            meta = self._http.fetch_sheet_metadata(
+                self.spreadsheet_id, params={"includeGridData": "false", "fields": PROPERTIES_FIELDS}
+            )
+            for sheet in meta.get("sheets", []):
+                properties = sheet.get("properties") or {}
+                if "title" in properties:
+                    self._sheet_ids[properties["title"]] = int(properties.get("sheetId", 0) or 0)
+        if title not in self._sheet_ids:
+            self.ensure_layout()
+        return self._sheet_ids[title]
+
+    def _when_tab_exists(self, call: Callable[[], Any]) -> Any:
+        """Run ``call``; if Google cannot find the tab (400), repair the layout and run it once more."""
+        try:
+            return call()
+        except RegisterError as error:
+            if error.status != 400:
+                raise
+            self.ensure_layout()
+            return call()
+
+    def _remember(self, title: str, columns: Mapping[str, int], *, first_cell: Any) -> None:
+        self._headers[title] = HeaderView(dict(columns), self._clock(), bool(str(first_cell).strip()))
+
+    def _columns_for_write(self, title: str, needed: set[str]) -> dict[str, int]:
+        """Where each needed column is now: the header as last read if recent, else read again.
+
+        Headers missing for a needed column are repaired by ``ensure_layout`` first.
+        """
+        known = self._headers.get(title)
+        if known is None or self._clock() - known.read_at > HEADER_MAX_AGE_SECONDS:
+            answer = self._when_tab_exists(
+                lambda: self._http.values_get(
+                    self.spreadsheet_id,
+                    f"{quote_sheet(title)}!1:1",
+                    params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+                )
+            )
+            header = (answer.get("values") or [[]])[0]
+            self._remember(title, map_header(header, dict(TABS)[title]),
+                           first_cell=header[0] if header else "")
+        columns = self._headers[title].columns
+        if not needed <= set(columns):
+            self.ensure_layout()
+            columns = self._headers[title].columns
+        return columns
+
+
+def tab_state(sheet: Mapping[str, Any]) -> TabState | None:
+    """A ``TabState`` from one entry of ``spreadsheets.get``'s ``sheets`` (header from grid data)."""
+    properties = sheet.get("properties") or {}
+    if "title" not in properties:
+        return None
+    grid = properties.get("gridProperties") or {}
+    header: list[str] = []
+    for block in sheet.get("data") or []:
+        if int(block.get("startRow", 0) or 0) != 0:
+            continue
+        row_data = block.get("rowData") or [{}]
+        start_column = int(block.get("startColumn", 0) or 0)
+        cells = [str(cell.get("formattedValue", "")) for cell in (row_data[0].get("values") or [])]
+        header = [""] * start_column + cells
+        break
+    return TabState(
+        sheet_id=int(properties.get("sheetId", 0) or 0),
+        frozen_rows=int(grid.get("frozenRowCount", 0) or 0),
+        column_count=int(grid.get("columnCount", 26) or 26),
+        header=header,
+    )
+
+
+def used_width(header: Sequence[Any]) -> int:
+    """Columns up to and including the last non-blank header cell."""
+    width = 0
+    for index, cell in enumerate(header):
+        if str(cell).strip():
+            width = index + 1
+    return width
+
+
+def check_keys(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], title: str) -> set[str]:
+    """The keys used by ``rows``; ``RegisterError`` if one is not a column of the tab."""
+    used: set[str] = set()
+    for row in rows:
+        used.update(row)
+    unknown = sorted(used - set(keys))
+    if unknown:
+        raise RegisterError(f"{', '.join(map(repr, unknown))} not a column of the {title} tab.")
+    return used
+
+
+def place_cells(row: Mapping[str, Any], columns: Mapping[str, int]) -> list[str]:
+    """One sheet row: each value at its column's index, "" in between."""
+    width = max((columns[key] for key in row), default=-1) + 1
+    cells = [""] * width
+    for key, value in row.items():
+        cells[columns[key]] = cell_text(value)
+    return cells
+
+
+def split_by_size(matrix: list[list[str]], budget: int) -> list[list[list[str]]]:
+    """Consecutive groups of rows, each at most ``budget`` bytes of JSON (a lone huge row alone)."""
+    chunks: list[list[list[str]]] = [[]]
+    size = 0
+    for row in matrix:
+        row_size = len(json.dumps(row, ensure_ascii=False).encode("utf-8")) + 1
+        if chunks[-1] and size + row_size > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += row_size
+    return chunks
+
+
+def locate_rows(rows: Sequence[RegisterRow], references: Sequence[str]) -> dict[str, int]:
+    """Reference -> sheet row number; ``RegisterError`` if one is unknown or on several rows."""
+    by_reference: dict[str, list[int]] = {}
+    for row in rows:
+        if row.reference:
+            by_reference.setdefault(row.reference.casefold(), []).append(row.row_number)
+    found: dict[str, int] = {}
+    unknown: list[str] = []
+    for reference in dict.fromkeys(references):
+        numbers = by_reference.get(reference.strip().casefold(), [])
+        if not numbers:
+            unknown.append(reference)
+        elif len(numbers) > 1:
+            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+            raise RegisterError(
+                f"The reference {reference} is on rows {listed} of the {REGISTER_TAB} tab, so "
+                "ParkDesk cannot tell which to update and wrote nothing. Delete or renumber the "
+                "extra row."
+            )
+        else:
+            found[reference] = numbers[0]
+    if unknown:
+        raise RegisterError(
+            f"No row of the {REGISTER_TAB} tab has the reference {', '.join(unknown)}; nothing was "
+            "written."
+        )
+    return found
