@@ -1,0 +1,58 @@
+"""The complaints mailbox: where emails come in, and the folders they are moved to once handled.
+
+This package is the only place that talks IMAP (see :mod:`daemon.mailbox.imap`); the workflow
+sees messages as :class:`FetchedMessage` (UID, UIDVALIDITY, raw bytes) and failures as the
+small exception tree below:
+
+    MailboxError                 something the operator must fix (folder, certificate ...)
+    ├── MailboxAuthError         the server refused the login
+    └── MailboxUnavailable       the server went away; try again later
+        └── UidValidityChanged   the folder was rebuilt: list the UIDs again before using any
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    """One message as stored on the server, untouched (its ``\\Seen`` flag is left alone)."""
+
+    uid: int
+    uidvalidity: int
+    raw: bytes
+
+
+class MailboxError(Exception):
+    """A mailbox problem with a plain message saying what to fix."""
+
+
+class MailboxAuthError(MailboxError):
+    """The mail server refused the login (wrong user name or password)."""
+
+
+class MailboxUnavailable(MailboxError):
+    """The mail server cannot be reached right now, or the connection was lost."""
+
+
+class UidValidityChanged(MailboxUnavailable):
+    """The folder's UIDVALIDITY changed since its UIDs were listed: those UIDs mean nothing now.
+
+    A subclass of :class:`MailboxUnavailable` so that code retrying a cycle after a lost
+    connection also does the right thing here: list the folder again.
+    """
+
+
+# The adapter imports the types above, so it comes last.
+from daemon.mailbox.imap import ImapMailbox, ReconnectingMailbox  # noqa: E402
+
+__all__ = [
+    "FetchedMessage",
+    "ImapMailbox",
+    "MailboxAuthError",
+    "MailboxError",
+    "MailboxUnavailable",
+    "ReconnectingMailbox",
+    "UidValidityChanged",
+]
