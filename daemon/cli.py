@@ -79,10 +79,55 @@ def describe_register(config: Config) -> str:
     return f"google sheet {register.spreadsheet_id}"
 
 
+# --- run ------------------------------------------------------------------------------------
+
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run", help="run the daemon (or one cycle with --once)",
+        description="Take complaints from the mailbox into the register, apologise to tenants "
+                    "and keep going until stopped (SIGTERM or Ctrl+C). With --once: one full "
+                    "cycle, then exit (for cron and tests).")
+    add_config_option(parser)
+    parser.add_argument("--once", action="store_true", help="run one full cycle and exit")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log more detail")
+    parser.set_defaults(handler=run_daemon)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    from daemon.lock import AlreadyRunning
+    from daemon.logs import setup_logging
+    from daemon.mailbox import MailboxError
+    from daemon.mailer import MailerError
+    from daemon.register import RegisterError
+    from daemon.runner import Daemon
+
+    setup_logging(verbose=args.verbose)
+    try:
+        config = load_config(args.config)
+        report = Daemon(config).run(once=args.once)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    except (MailboxError, MailerError, RegisterError) as exc:
+        print(f"ParkDesk could not finish: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if report is not None:
+        print(f"{len(report.registered)} complaints registered"
+              + (f" ({', '.join(report.registered)})" if report.registered else "")
+              + f", {report.notes} replies noted, {report.automated} automatic messages ignored, "
+              f"{report.duplicates} duplicates, {report.quarantined} quarantined, "
+              f"{len(report.walk_ins)} typed-in rows numbered, {report.mails_sent} emails sent.")
+    return EXIT_OK
+
+
 # --- the command line ------------------------------------------------------------------------
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_check_config_command,
+    add_run_command,
 )
 
 

@@ -364,7 +364,8 @@ def test_drive_rate_limit_403_is_retried(stub):
                                "errors": [{"domain": "usageLimits", "reason": "rateLimitExceeded"}]}})
     stub.reply(200, {"id": "sid"})
     client.http_client.get_file_drive_metadata("sid")
-    assert len(stub.requests) == 2 and slept == [1.0]
+    # A quota error carries no Retry-After; quotas refill per minute, so wait at least 16 s.
+    assert len(stub.requests) == 2 and slept == [16.0]
 
 
 def test_disabled_sheets_api_says_to_enable_it(stub):
@@ -719,7 +720,10 @@ def test_passing_failures_are_retried_and_the_rows_written_once(sheet, status):
     numbers = sheet.register.append_complaints([complaint(1), complaint(2)])
     assert numbers == [2, 3]
     assert len(sheet.slept) == 3
-    assert all(0 <= delay <= cap for delay, cap in zip(sheet.slept, (1, 2, 4)))
+    if status == 429:  # quota: no Retry-After from Google, so at least 16 s, spanning a minute
+        assert all(delay == 16.0 for delay in sheet.slept)
+    else:
+        assert all(0 <= delay <= cap for delay, cap in zip(sheet.slept, (1, 2, 4)))
     assert [r.reference for r in sheet.register.read_register()] == ["C-250514-001", "C-250514-002"]
     assert sheet.register.request_counts["values.append"] == 4
 

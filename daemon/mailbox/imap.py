@@ -550,26 +550,39 @@ class ImapMailbox:
     def _idle_once(self, client: IMAPClient, seconds: float) -> bool:
         """One IDLE command of at most ``seconds``; True if EXISTS arrived."""
         end = self._clock() + seconds
-        arrived = False
         with self._io("wait for new mail"):
             client.idle()
-            while (left := end - self._clock()) > 0:
-                started = self._clock()
-                responses = client.idle_check(timeout=left)
-                bye = [item for item in responses if is_response(item, b"BYE")]
-                if bye:
-                    words = b" ".join(part for part in bye[0][1:] if isinstance(part, bytes))
-                    raise MailboxUnavailable(
-                        f"Lost the connection to mail server {self.host}: the server ended "
-                        f"the session ({words.decode('utf-8', 'replace')})"
-                    )
-                if any(is_response(item, b"EXISTS") for item in responses):
-                    arrived = True
-                    break
-                if not responses and self._clock() - started < left - 0.05:
-                    break  # woke with nothing to read: closed? DONE will tell
+            try:
+                arrived = self._idle_until(client, end)
+            except (KeyboardInterrupt, MailboxUnavailable):
+                raise
+            except BaseException:
+                # Interrupted from outside (a stop signal): leave IDLE so the session can
+                # still log out cleanly, then let the interruption go on.
+                client.idle_done()
+                raise
             _, late = client.idle_done()
         return arrived or any(is_response(item, b"EXISTS") for item in late)
+
+    def _idle_until(self, client: IMAPClient, end: float) -> bool:
+        """Read IDLE responses until ``end``; True if EXISTS arrived."""
+        arrived = False
+        while (left := end - self._clock()) > 0:
+            started = self._clock()
+            responses = client.idle_check(timeout=left)
+            bye = [item for item in responses if is_response(item, b"BYE")]
+            if bye:
+                words = b" ".join(part for part in bye[0][1:] if isinstance(part, bytes))
+                raise MailboxUnavailable(
+                    f"Lost the connection to mail server {self.host}: the server ended "
+                    f"the session ({words.decode('utf-8', 'replace')})"
+                )
+            if any(is_response(item, b"EXISTS") for item in responses):
+                arrived = True
+                break
+            if not responses and self._clock() - started < left - 0.05:
+                break  # woke with nothing to read: closed? DONE will tell
+        return arrived
 
 
 class ReconnectingMailbox:

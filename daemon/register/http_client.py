@@ -63,6 +63,9 @@ RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "R
 NOT_IDEMPOTENT = frozenset({"values.append", "spreadsheets.batchUpdate", "spreadsheets.create"})
 
 
+QUOTA_WAIT_SECONDS = 16.0
+
+
 class TransientFailure(Exception):
     """A failure worth another try: a retryable status or a connection that did not work."""
 
@@ -216,10 +219,14 @@ class RegisterHTTPClient(HTTPClient):
             if response.ok:
                 return response
             if response.status_code in RETRYABLE_STATUSES or self._is_rate_limit(response):
-                raise TransientFailure(
-                    describe_response(response),
-                    parse_retry_after(response.headers.get("Retry-After")),
-                )
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is None and (
+                    response.status_code == 429 or self._is_rate_limit(response)
+                ):
+                    # Google's quotas refill per minute and its 429s carry no Retry-After:
+                    # wait at least QUOTA_WAIT_SECONDS so a few tries span a whole minute.
+                    retry_after = QUOTA_WAIT_SECONDS
+                raise TransientFailure(describe_response(response), retry_after)
             raise self._explain(response, url)
 
         try:

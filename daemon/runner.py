@@ -1,0 +1,153 @@
+"""The daemon: builds the adapters from the config and runs intake cycles until told to stop.
+
+``run --once`` runs one full cycle and exits (for cron and tests). ``run`` loops: a cycle, then
+waits for new mail (IMAP IDLE, or polling), with the ``schedule`` jobs in between. SIGTERM and
+SIGINT stop it cleanly: the message in hand is finished first. An outage of the mail server or
+of Google is logged once and retried; it never ends the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import schedule
+
+from daemon.intake.cycle import CycleReport, IntakeCycle
+from daemon.journal import Journal
+from daemon.lock import StateLock
+from daemon.mailbox import MailboxError
+from daemon.mailer import MailerError
+from daemon.register import RegisterError
+from daemon.templates import Templates
+
+log = logging.getLogger("parkdesk.daemon")
+
+IDLE_SLICE_SECONDS = 60  # how long one wait may last before scheduled jobs get a turn
+MAX_OUTAGE_BACKOFF = 300
+
+
+@dataclass
+class Adapters:
+    register: object
+    mailbox: object
+    mailer: object
+
+
+def build_adapters(config) -> Adapters:
+    """The register, mailbox and mailer the config asks for."""
+    from daemon.mailbox import ImapMailbox, ReconnectingMailbox
+    from daemon.mailer import SmtpMailer
+    from daemon.register import open_register
+
+    if config.mailbox.backend != "imap" or config.smtp.backend != "smtp":
+        raise MailboxError("mailbox.backend: maildir and smtp.backend: outbox are not available "
+                           "yet; use imap and smtp")
+    return Adapters(
+        register=open_register(config.register),
+        # A long mail outage must not stall the daemon: give up after 10 minutes and let
+        # the loop log it and try again.
+        mailbox=ReconnectingMailbox(ImapMailbox(config.mailbox), give_up_after=600.0),
+        mailer=SmtpMailer(config.smtp),
+    )
+
+
+class Daemon:
+    def __init__(self, config, *, adapters: Adapters | None = None,
+                 now: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.config = config
+        self.adapters = adapters
+        self.now = now or (lambda: datetime.now(config.park.tz))
+        self.sleep = sleep
+        self.stopping = False
+        self._waiting = False
+        self.scheduler = schedule.Scheduler()
+
+    def run(self, *, once: bool = False) -> CycleReport | None:
+        with StateLock(self.config.state_dir):
+            adapters = self.adapters or build_adapters(self.config)
+            journal = Journal(self.config.state_dir / "journal.sqlite3")
+            cycle = IntakeCycle(config=self.config, register=adapters.register,
+                                mailbox=adapters.mailbox, mailer=adapters.mailer, journal=journal,
+                                templates=Templates(self.config.park.language), now=self.now)
+            try:
+                adapters.mailbox.open()
+                if once:
+                    return self._one_cycle(cycle)
+                self._install_signal_handlers(cycle)
+                self._loop(cycle, adapters.mailbox)
+                return None
+            finally:
+                adapters.mailbox.close()
+                journal.close()
+
+    def _one_cycle(self, cycle: IntakeCycle) -> CycleReport:
+        report = cycle.run()
+        log.info("cycle: %d registered, %d notes, %d automated, %d duplicates, %d quarantined, "
+                 "%d failed, %d mails sent, %d walk-ins", len(report.registered), report.notes,
+                 report.automated, report.duplicates, report.quarantined, report.failed,
+                 report.mails_sent, len(report.walk_ins))
+        return report
+
+    def _loop(self, cycle: IntakeCycle, mailbox) -> None:
+        outage_since, backoff = None, 1.0
+        while not self.stopping:
+            try:
+                self._one_cycle(cycle)
+                if outage_since is not None:
+                    log.info("back to normal after an outage of %.0f s", time.monotonic() - outage_since)
+                outage_since, backoff = None, 1.0
+            except (MailboxError, RegisterError, MailerError) as error:
+                if outage_since is None:
+                    log.error("%s; ParkDesk keeps trying", error)
+                    outage_since = time.monotonic()
+                self._wait(lambda: self.sleep(backoff))
+                backoff = min(backoff * 2, MAX_OUTAGE_BACKOFF)
+                continue
+            except Exception:  # noqa: BLE001 - the daemon must survive anything one cycle does
+                log.exception("an intake cycle failed; trying again shortly")
+                self._wait(lambda: self.sleep(backoff))
+                backoff = min(backoff * 2, MAX_OUTAGE_BACKOFF)
+                continue
+            self._run_scheduled_jobs()
+            if not self.stopping:
+                self._wait(lambda: mailbox.wait_for_mail(IDLE_SLICE_SECONDS))
+
+    def _run_scheduled_jobs(self) -> None:
+        for job in list(self.scheduler.jobs):
+            if job.should_run:
+                try:
+                    job.run()
+                except Exception:  # noqa: BLE001 - schedule does not catch job errors
+                    log.exception("scheduled job %s failed", job)
+
+    def _wait(self, waiting: Callable[[], object]) -> None:
+        """Wait in a way a stop signal can interrupt (nothing is in hand while waiting)."""
+        self._waiting = True
+        try:
+            waiting()
+        except _StopWaiting:
+            pass
+        except MailboxError as error:
+            log.warning("waiting for mail: %s", error)
+        finally:
+            self._waiting = False
+
+    def _install_signal_handlers(self, cycle: IntakeCycle) -> None:
+        def stop(signum, frame):
+            log.info("signal %s: stopping after the message in hand", signum)
+            self.stopping = True
+            cycle.stop_requested = True
+            if self._waiting:
+                raise _StopWaiting()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+class _StopWaiting(Exception):
+    pass
