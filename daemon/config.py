@@ -357,6 +357,52 @@ class IntakeConfig(Section):
                     "(a Google Sheets cell holds at most 50000)")
 
 
+class EscalationStep(Section):
+    """One rung of an escalation ladder: who is told, how many minutes after the deadline."""
+
+    after_minutes: int = Field(ge=0, description="minutes after the deadline")
+    notify: Literal["department", "head", "service_center", "leadership"] = Field(
+        description="who is told: department, head, service_center or leadership")
+
+
+DEFAULT_ACK_LADDER = (
+    EscalationStep(after_minutes=0, notify="department"),
+    EscalationStep(after_minutes=5, notify="service_center"),
+    EscalationStep(after_minutes=25, notify="leadership"),
+)
+DEFAULT_RESOLVE_LADDER = (
+    EscalationStep(after_minutes=0, notify="head"),
+    EscalationStep(after_minutes=120, notify="leadership"),
+)
+
+
+class DispatchConfig(Section):
+    """How handling slips go out and how late ones are chased."""
+
+    ack_ladder: tuple[EscalationStep, ...] = Field(
+        DEFAULT_ACK_LADDER, min_length=1,
+        description="who is told when a slip is not signed for by its sign-for deadline")
+    resolve_ladder: tuple[EscalationStep, ...] = Field(
+        DEFAULT_RESOLVE_LADDER, min_length=1,
+        description="who is told when a complaint is not resolved by its deadline")
+    forward_notes_to_tenant: bool = Field(
+        False, description="send the department's progress notes on to the tenant")
+    sla_check_seconds: int = Field(30, ge=5, le=3600,
+                                   description="how often deadlines are checked")
+
+
+class CommandsConfig(Section):
+    """The words that start a reply and what they mean (case does not matter)."""
+
+    ack: tuple[Text, ...] = Field(("收到", "签收", "ACK", "OK"), min_length=1)
+    note: tuple[Text, ...] = Field(("进展", "NOTE"), min_length=1)
+    done: tuple[Text, ...] = Field(("完成", "已处理", "已解决", "DONE"), min_length=1)
+    approve: tuple[Text, ...] = Field(("确认", "APPROVE"), min_length=1)
+    reject: tuple[Text, ...] = Field(("退回", "REJECT"), min_length=1)
+    transfer: tuple[Text, ...] = Field(("转", "TRANSFER"), min_length=1)
+    review: tuple[Text, ...] = Field(("检讨", "REVIEW"), min_length=1)
+
+
 # ``register`` is also the name of ABCMeta.register, a class method pydantic models inherit;
 # the field only shadows it on instances, which is what we want. Silence pydantic's warning.
 warnings.filterwarnings("ignore", message='Field name "register" in "Config" shadows')
@@ -385,6 +431,10 @@ class Config(Section):
                                   "ack_minutes, resolve_hours, serious")
     intake: IntakeConfig = Field(
         description="the intake section: default_category and default_priority")
+    dispatch: DispatchConfig = Field(DispatchConfig(),
+                                     description="the dispatch section: escalation ladders")
+    commands: CommandsConfig = Field(CommandsConfig(),
+                                     description="the commands section: words of email replies")
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     def model_post_init(self, context: Any, /) -> None:

@@ -47,6 +47,7 @@ REGISTER_COLUMNS: tuple[Column, ...] = (
     Column("acknowledged_at", "签收时间 Signed for"),
     Column("acknowledged_by", "签收人 Signed by"),
     Column("resolve_by", "处理期限 Resolve by"),
+    Column("escalations", "催办升级 Escalations"),
     Column("resolved_at", "处理时间 Resolved"),
     Column("resolved_by", "处理人员 Resolved by"),
     Column("result", "处理结果 Result"),
