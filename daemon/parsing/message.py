@@ -95,6 +95,8 @@ class ParsedMessage:
     company: str | None
     phone: str | None
     location: str | None
+    # Every Authentication-Results header (RFC 8601), newest first, for sender checks.
+    authentication_results: tuple[str, ...] = ()
 
 
 def parse_message(raw: bytes, *, body_max_chars: int = DEFAULT_BODY_MAX_CHARS) -> ParsedMessage:
@@ -154,6 +156,9 @@ def parse_message(raw: bytes, *, body_max_chars: int = DEFAULT_BODY_MAX_CHARS) -
         company=contact.company,
         phone=contact.phone,
         location=contact.location,
+        authentication_results=tuple(
+            _one_line(decode_header(value, hint)[0])
+            for value in headers.get("authentication-results", [])),
     )
 
 
@@ -511,19 +516,32 @@ def _part_size(part: email.message.Message, notes: _Notes) -> int:
 
 
 def _unflow(text: str, *, delete_space: bool) -> str:
-    """RFC 3676 format=flowed: join soft-broken lines (those ending in a space)."""
+    """RFC 3676 format=flowed: join soft-broken lines (those ending in a space).
+
+    Lines of different quote depth (leading ``>``) are never joined (section 4.5).
+    """
     out: list[str] = []
-    current = ""
+    pending: str | None = None  # a flowed line waiting for its continuation
+    pending_depth = 0
     for line in text.split("\n"):
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" ") and line != "-- ":
-            current += line[:-1] if delete_space else line
+        depth = len(line) - len(line.lstrip(">"))
+        prefix, content = line[:depth], line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing (after the quote marks)
+        if pending is not None and depth != pending_depth:
+            out.append(pending)
+            pending = None
+        shown = (prefix + " " if prefix else "") + content
+        if content.endswith(" ") and content != "-- ":
+            piece = content[:-1] if delete_space else content
+            pending = (pending + piece) if pending is not None else (
+                (prefix + " " if prefix else "") + piece)
+            pending_depth = depth
             continue
-        out.append(current + line)
-        current = ""
-    if current:
-        out.append(current)
+        out.append((pending + content) if pending is not None else shown)
+        pending = None
+    if pending is not None:
+        out.append(pending)
     return "\n".join(out)
 
 
