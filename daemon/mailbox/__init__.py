@@ -1,8 +1,9 @@
 """The complaints mailbox: where emails come in, and the folders they are moved to once handled.
 
-This package is the only place that talks IMAP (see :mod:`daemon.mailbox.imap`); the workflow
-sees messages as :class:`FetchedMessage` (UID, UIDVALIDITY, raw bytes) and failures as the
-small exception tree below:
+This package is the only place that talks IMAP (see :mod:`daemon.mailbox.imap`) or reads a
+local Maildir (:mod:`daemon.mailbox.maildir`); ``open_mailbox`` picks one by ``mailbox.backend``.
+The workflow sees messages as :class:`FetchedMessage` (UID, UIDVALIDITY, raw bytes) and
+failures as the small exception tree below:
 
     MailboxError                 something the operator must fix (folder, certificate ...)
     ├── MailboxAuthError         the server refused the login
@@ -13,6 +14,7 @@ small exception tree below:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,25 @@ class UidValidityChanged(MailboxUnavailable):
     """
 
 
-# The adapter imports the types above, so it comes last.
+# The adapters import the types above, so they come last.
 from daemon.mailbox.imap import ImapMailbox, ReconnectingMailbox  # noqa: E402
+from daemon.mailbox.maildir import MaildirMailbox  # noqa: E402
+
+
+def open_mailbox(mailbox_cfg: Any) -> ReconnectingMailbox | MaildirMailbox:
+    """The complaints mailbox named by ``mailbox.backend`` (not opened yet).
+
+    ``imap``: an :class:`ImapMailbox` that rides out outages, giving up after 10 minutes so the
+    daemon can log it and try again. ``maildir``: a :class:`MaildirMailbox` on ``mailbox.path``.
+    """
+    backend = str(getattr(mailbox_cfg, "backend", "imap") or "imap")
+    if backend == "imap":
+        return ReconnectingMailbox(ImapMailbox(mailbox_cfg), give_up_after=600.0)
+    if backend == "maildir":
+        return MaildirMailbox(mailbox_cfg)
+    raise MailboxError(f"mailbox.backend is {backend!r}: use imap (a mail server) or maildir "
+                       f"(a local folder).")
+
 
 __all__ = [
     "FetchedMessage",
@@ -53,6 +72,8 @@ __all__ = [
     "MailboxAuthError",
     "MailboxError",
     "MailboxUnavailable",
+    "MaildirMailbox",
     "ReconnectingMailbox",
     "UidValidityChanged",
+    "open_mailbox",
 ]

@@ -1,13 +1,17 @@
 """Sending mail: the outcome of each message, and the one error that needs the operator.
 
-This package is the only place that talks SMTP (see :mod:`daemon.mailer.smtp`). A batch of
-messages gives one :class:`SendResult` per message; only a configuration or login problem
-raises :class:`MailerError`.
+This package is the only place that talks SMTP (see :mod:`daemon.mailer.smtp`) or writes
+``.eml`` files (:mod:`daemon.mailer.outbox`); ``open_mailer`` picks one by ``smtp.backend``.
+A batch of messages gives one :class:`SendResult` per message; only a configuration or login
+problem raises :class:`MailerError`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,25 @@ class MailerError(Exception):
     """The SMTP settings or login are wrong; the message says which key to fix."""
 
 
-# The adapter imports the types above, so it comes last.
+# The adapters import the types above, so they come last.
+from daemon.mailer.outbox import OutboxMailer  # noqa: E402
 from daemon.mailer.smtp import SmtpMailer  # noqa: E402
 
-__all__ = ["MailerError", "SendResult", "SmtpMailer"]
+
+def open_mailer(
+    smtp_cfg: Any, *, now: Callable[[], datetime] | None = None
+) -> SmtpMailer | OutboxMailer:
+    """The mailer named by ``smtp.backend``: ``smtp`` (a server) or ``outbox`` (.eml files).
+
+    ``now`` (the park's clock) dates the outbox's file names; the machine's local time if None.
+    """
+    backend = str(getattr(smtp_cfg, "backend", "smtp") or "smtp")
+    if backend == "smtp":
+        return SmtpMailer(smtp_cfg)
+    if backend == "outbox":
+        return OutboxMailer(smtp_cfg, now=now)
+    raise MailerError(f"smtp.backend is {backend!r}: use smtp (a mail server) or outbox "
+                      f"(.eml files in a folder).")
+
+
+__all__ = ["MailerError", "OutboxMailer", "SendResult", "SmtpMailer", "open_mailer"]

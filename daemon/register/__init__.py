@@ -2,7 +2,8 @@
 
 The workflow talks to a ``Register`` and never to gspread. This package holds the interface
 (rows, cell updates, errors), the backend-neutral mapping of header text to column keys, and
-``open_register`` which picks the backend named by ``register.backend``.
+``open_register`` which picks the backend named by ``register.backend`` (``google`` or
+``workbook``).
 
 Columns are found by their header text on every read, never by position: staff may move, sort,
 insert and filter. Rows are found by their content (the reference), never by position.
@@ -176,6 +177,8 @@ def open_register(
 
     ``backend`` "google" gives a ``GoogleRegister`` (needs ``spreadsheet_id``, ``credentials_file``
     and ``api_endpoint``). Nothing is sent to Google yet; a bad key file fails here.
+    ``backend`` "workbook" gives a ``WorkbookRegister`` on the ``.xlsx`` file ``path`` (created by
+    ``ensure_layout`` if absent); ``sleep`` is what it waits with while the file is open elsewhere.
     """
     backend = str(getattr(register_cfg, "backend", "google") or "google")
     if backend == "google":
@@ -184,8 +187,12 @@ def open_register(
         return GoogleRegister.from_config(
             register_cfg, sleep=sleep, max_attempts=max_attempts, max_wait_seconds=max_wait_seconds
         )
+    if backend == "workbook":
+        from daemon.register.workbook import WorkbookRegister
+
+        return WorkbookRegister.from_config(register_cfg, sleep=sleep)
     raise RegisterError(
-        f"register.backend is {backend!r}, but this build of ParkDesk can open only a 'google' "
-        "register. Set register.backend to 'google'."
+        f"register.backend is {backend!r}, but ParkDesk can open only a 'google' or a 'workbook' "
+        "register. Set register.backend to 'google' (a Google Sheet) or 'workbook' (a local .xlsx)."
     )
 
