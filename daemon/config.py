@@ -391,6 +391,25 @@ class DispatchConfig(Section):
                                    description="how often deadlines are checked")
 
 
+class AftercareConfig(Section):
+    """After the result: the return visit (回访), the review (检讨) of serious complaints, the archive."""
+
+    return_visit_delay_hours: float = Field(
+        2, ge=0, description="hours after sign-off before the tenant is asked if satisfied")
+    office_hours: tuple[int, int] = Field(
+        (9, 18), description="[start hour, end hour]: return visits are sent only in between")
+    office_days: tuple[int, ...] = Field(
+        (1, 2, 3, 4, 5), min_length=1,
+        description="working days, 1 = Monday ... 7 = Sunday")
+    visit_reminder_days: int = Field(3, ge=1, description="days without an answer before one reminder")
+    visit_close_days: int = Field(
+        4, ge=1, description="more days without an answer before the complaint is closed")
+    review_escalate_days: int = Field(
+        3, ge=1, description="working days without a review before leadership is told")
+    archive_after_days: int = Field(
+        30, ge=1, description="days after closing before a complaint moves to its archive tab")
+
+
 class CommandsConfig(Section):
     """The words that start a reply and what they mean (case does not matter)."""
 
@@ -433,6 +452,8 @@ class Config(Section):
         description="the intake section: default_category and default_priority")
     dispatch: DispatchConfig = Field(DispatchConfig(),
                                      description="the dispatch section: escalation ladders")
+    aftercare: AftercareConfig = Field(
+        AftercareConfig(), description="the aftercare section: return visit, review, archive")
     commands: CommandsConfig = Field(CommandsConfig(),
                                      description="the commands section: words of email replies")
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)

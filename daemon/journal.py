@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS activity_queue (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     event TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dispatches (
+    reference   TEXT PRIMARY KEY,
+    department  TEXT NOT NULL,
+    priority    TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    at          TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mailbox_state (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -231,6 +238,33 @@ class Journal:
     def iter_outbox(self) -> Iterator[tuple[str, str, str]]:
         """(purpose, recipient, state) of every queued message, oldest first."""
         yield from self._db.execute("SELECT purpose, recipient, state FROM outbox ORDER BY id")
+
+    # --- dispatches: which department and priority a complaint was last sent out with -------
+
+    def record_dispatch(self, reference: str, *, department: str, priority: str,
+                        now: datetime) -> int:
+        """Remember a (re-)dispatch; returns its number (1 for the first slip)."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT number FROM dispatches WHERE reference=?", (reference,)
+            ).fetchone()
+            number = (row[0] if row else 0) + 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO dispatches(reference, department, priority, number, at)"
+                " VALUES (?,?,?,?,?)",
+                (reference, department, priority, number, now.isoformat()),
+            )
+        return number
+
+    def last_dispatch(self, reference: str) -> tuple[str, str, int] | None:
+        """(department key, priority key, number) of the latest dispatch, or None."""
+        row = self._db.execute(
+            "SELECT department, priority, number FROM dispatches WHERE reference=?", (reference,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def retime_dispatch(self, reference: str, priority: str) -> None:
+        self._db.execute("UPDATE dispatches SET priority=? WHERE reference=?", (priority, reference))
 
     # --- Activity events waiting to be appended to the register ------------------------------
 

@@ -24,8 +24,9 @@ def message_domain(address: str) -> str:
 def build_message(rendered: RenderedMail, *, from_address: str, from_name: str,
                   to: list[str], now: datetime, cc: list[str] | None = None,
                   in_reply_to: str | None = None, references: tuple[str, ...] = (),
-                  auto_reply: bool = False, reference: str = "") -> EmailMessage:
-    """An ``EmailMessage`` ready for SMTP, with a fresh Message-ID."""
+                  auto_reply: bool = False, reference: str = "",
+                  message_id: str | None = None) -> EmailMessage:
+    """An ``EmailMessage`` ready for SMTP, with the given or a fresh Message-ID."""
     message = EmailMessage()
     message["From"] = Address(display_name=from_name, addr_spec=from_address)
     message["To"] = ", ".join(to)
@@ -33,7 +34,8 @@ def build_message(rendered: RenderedMail, *, from_address: str, from_name: str,
         message["Cc"] = ", ".join(cc)
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(idstring="parkdesk", domain=message_domain(from_address))
+    message["Message-ID"] = message_id or make_msgid(idstring="parkdesk",
+                                                     domain=message_domain(from_address))
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = " ".join([*references, in_reply_to][-10:])

@@ -17,6 +17,7 @@ from typing import Callable
 
 import schedule
 
+from daemon.authenticity import load_or_create_secret
 from daemon.intake.cycle import CycleReport, IntakeCycle
 from daemon.journal import Journal
 from daemon.lock import StateLock
@@ -39,20 +40,16 @@ class Adapters:
 
 
 def build_adapters(config) -> Adapters:
-    """The register, mailbox and mailer the config asks for."""
-    from daemon.mailbox import ImapMailbox, ReconnectingMailbox
-    from daemon.mailer import SmtpMailer
+    """The register, mailbox and mailer the config asks for (Google/IMAP/SMTP, or the local
+    workbook/Maildir/outbox that need no account)."""
+    from daemon.mailbox import open_mailbox
+    from daemon.mailer import open_mailer
     from daemon.register import open_register
 
-    if config.mailbox.backend != "imap" or config.smtp.backend != "smtp":
-        raise MailboxError("mailbox.backend: maildir and smtp.backend: outbox are not available "
-                           "yet; use imap and smtp")
     return Adapters(
         register=open_register(config.register),
-        # A long mail outage must not stall the daemon: give up after 10 minutes and let
-        # the loop log it and try again.
-        mailbox=ReconnectingMailbox(ImapMailbox(config.mailbox), give_up_after=600.0),
-        mailer=SmtpMailer(config.smtp),
+        mailbox=open_mailbox(config.mailbox),
+        mailer=open_mailer(config.smtp, now=lambda: datetime.now(config.park.tz)),
     )
 
 
@@ -73,12 +70,17 @@ class Daemon:
             journal = Journal(self.config.state_dir / "journal.sqlite3")
             cycle = IntakeCycle(config=self.config, register=adapters.register,
                                 mailbox=adapters.mailbox, mailer=adapters.mailer, journal=journal,
-                                templates=Templates(self.config.park.language), now=self.now)
+                                templates=Templates(self.config.park.language), now=self.now,
+                                secret=load_or_create_secret(self.config.state_dir))
             try:
                 adapters.mailbox.open()
                 if once:
-                    return self._one_cycle(cycle)
+                    report = self._one_cycle(cycle)
+                    report.escalations = cycle.check_deadlines()
+                    return report
                 self._install_signal_handlers(cycle)
+                self.scheduler.every(self.config.dispatch.sla_check_seconds).seconds.do(
+                    cycle.check_deadlines)
                 self._loop(cycle, adapters.mailbox)
                 return None
             finally:
@@ -115,7 +117,8 @@ class Daemon:
                 continue
             self._run_scheduled_jobs()
             if not self.stopping:
-                self._wait(lambda: mailbox.wait_for_mail(IDLE_SLICE_SECONDS))
+                slice_seconds = min(IDLE_SLICE_SECONDS, self.config.dispatch.sla_check_seconds)
+                self._wait(lambda: mailbox.wait_for_mail(slice_seconds))
 
     def _run_scheduled_jobs(self) -> None:
         for job in list(self.scheduler.jobs):

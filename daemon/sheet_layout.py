@@ -53,9 +53,11 @@ REGISTER_COLUMNS: tuple[Column, ...] = (
     Column("result", "处理结果 Result"),
     Column("signed_off_by", "审核人 Signed off by"),
     Column("signed_off_at", "审核时间 Signed off"),
+    Column("visit_sent_at", "回访时间 Return visit sent"),
     Column("satisfaction", "满意度 Satisfaction", staff_editable=True),
     Column("feedback", "企业反馈 Tenant feedback", staff_editable=True),
     Column("review", "检讨 Review"),
+    Column("closed_at", "结案时间 Closed"),
     Column("notes", "备注 Notes", staff_editable=True),
     Column("updated_at", "更新时间 Updated"),
     Column("message_id", "邮件标识 Message-ID"),
@@ -133,3 +135,28 @@ class Event(str, Enum):
     QUARANTINED = "quarantined 已隔离"
     REPLY_LIMITED = "reply limit reached 回复已限流"
     REFERENCE_ASSIGNED = "reference assigned 已编号"
+    DISPATCHED = "slip sent 已派单"
+    ACKNOWLEDGED = "signed for 已签收"
+    PROGRESS = "progress 进展"
+    TRANSFERRED = "transferred 已转派"
+    REDISPATCHED = "re-dispatched by staff 人工改派"
+    RETIMED = "deadlines changed 期限已调整"
+    TENANT_FOLLOWUP = "tenant follow-up 企业补充"
+    COMMAND_REFUSED = "command refused 指令未执行"
+    COMMAND_UNKNOWN = "reply not understood 未识别回复"
+    RESOLVED = "resolved 已处理"
+    SIGNOFF_REQUESTED = "sign-off requested 待审核"
+    SIGNED_OFF = "signed off 已审核"
+    RESOLUTION_REJECTED = "sent back 已退回"
+    TENANT_TOLD = "result sent to tenant 已告知企业"
+    VISIT_SENT = "return visit sent 已回访"
+    VISIT_REMINDED = "return visit reminder 回访提醒"
+    SATISFACTION = "satisfaction 满意度"
+    REOPENED = "reopened 重新处理"
+    CLOSED = "closed 已结案"
+    REVIEW_REQUESTED = "review requested 要求检讨"
+    REVIEW_RECORDED = "review recorded 已检讨"
+    REVIEW_CHASED = "review chased 催交检讨"
+    ARCHIVED = "archived 已归档"
+    REMINDER = "reminder sent 已催办"
+    ESCALATED = "escalated 已升级"

@@ -34,6 +34,15 @@ class ParkUnderTest:
         self.leader = unique_address("boss")
         for address in (self.complaints, self.service_center, self.leader):
             bench.add_user(address)
+        # Every department gets real mailboxes: a head and two members.
+        self.departments: dict[str, dict] = {}
+        for department in yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))["departments"]:
+            key = department["key"]
+            people = {"head": unique_address(f"{key}-head"),
+                      "members": [unique_address(f"{key}-a"), unique_address(f"{key}-b")]}
+            for address in [people["head"], *people["members"]]:
+                bench.add_user(address)
+            self.departments[key] = people
         self.spreadsheet_id = emulator.create_spreadsheet(SERVICE_ACCOUNT_EMAIL, title="Register")
         self.config_path = self.write_config()
 
@@ -61,6 +70,8 @@ class ParkUnderTest:
         }
         base["service_center"] = [self.service_center]
         base["leadership"] = [self.leader]
+        for department in base["departments"]:
+            department.update(self.departments[department["key"]])
         return base
 
     def write_config(self, **section_overrides) -> Path:
@@ -70,6 +81,26 @@ class ParkUnderTest:
         path = self.dir / "config.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
+
+    def daemon(self, *, now=None, sleep=None):
+        """The daemon in this process (real adapters), with an injectable clock and sleep."""
+        from daemon.config import load_config
+        from daemon.mailbox import ImapMailbox, ReconnectingMailbox
+        from daemon.mailer import SmtpMailer
+        from daemon.register import open_register
+        from daemon.runner import Adapters, Daemon
+
+        for name, value in self.env().items():
+            if name.startswith("PARKDESK_"):
+                os.environ[name] = value
+        config = load_config(self.config_path)
+        sleep = sleep or (lambda seconds: self.emulator.advance_clock(seconds))
+        adapters = Adapters(
+            register=open_register(config.register, sleep=sleep),
+            mailbox=ReconnectingMailbox(ImapMailbox(config.mailbox), sleep=sleep, give_up_after=60),
+            mailer=SmtpMailer(config.smtp),
+        )
+        return Daemon(config, adapters=adapters, now=now, sleep=sleep)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)

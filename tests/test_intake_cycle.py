@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.authenticity import load_or_create_secret
 from daemon.config import load_config
 from daemon.intake.cycle import IntakeCycle
 from daemon.journal import Journal
@@ -34,10 +35,16 @@ def park(tmp_path, config):
         register, mailbox, mailer = FakeRegister(), FakeMailbox(), FakeMailer()
         journal = Journal(tmp_path / "journal.sqlite3")
 
+        secret = load_or_create_secret(tmp_path)
+
         def cycle(self):
             return IntakeCycle(config=config, register=self.register, mailbox=self.mailbox,
                                mailer=self.mailer, journal=self.journal,
-                               templates=Templates("zh-CN"), now=lambda: clock["now"])
+                               templates=Templates("zh-CN"), now=lambda: clock["now"],
+                               secret=self.secret)
+
+        def sent_to(self, address):
+            return [m for m in self.mailer.sent if m["To"] == address]
 
         def run(self):
             return self.cycle().run()
@@ -59,23 +66,28 @@ def complaint(sender="wang@tenant.test", subject="3号楼电梯坏了", body="�
     return bytes(message)
 
 
-def test_a_complaint_becomes_one_row_an_apology_and_moves_to_processed(park):
+def test_a_complaint_becomes_one_row_an_apology_and_moves_to_processed(park, config):
     park.mailbox.deliver(complaint())
     report = park.run()
     assert report.registered == ["C-250514-001"]
     [row] = park.register.rows
     assert row["reference"] == "C-250514-001"
-    assert row["status"] == Status.NEW.label
+    assert row["status"] == Status.DISPATCHED.label
     assert row["category"] == "设施维护" and row["department"] == "设施维护部"
+    assert row["ack_due"] == "2025-05-14 10:47" and row["resolve_by"] == "2025-05-17 10:42"
     assert row["email"] == "wang@tenant.test" and row["contact_name"] == "王芳"
     assert row["received_at"] == "2025-05-14 10:42"
-    [apology] = park.mailer.sent
+    [apology] = park.sent_to("wang@tenant.test")
     assert "[C-250514-001]" in apology["Subject"]
     assert apology["To"] == "wang@tenant.test"
     assert apology["Auto-Submitted"] == "auto-replied"
     assert park.mailbox.messages == {} and len(park.mailbox.folders["Processed"]) == 1
+    slips = [m for m in park.mailer.sent if "处理单" in m["Subject"]]
+    facilities = config.department("facilities")
+    assert sorted(m["To"] for m in slips) == sorted([*facilities.members, facilities.head])
     events = [e["event"] for e in park.register.activity]
-    assert events == [Event.REGISTERED.value, Event.TENANT_ACKNOWLEDGED.value]
+    assert events[:2] == [Event.REGISTERED.value, Event.DISPATCHED.value]
+    assert events.count(Event.TENANT_ACKNOWLEDGED.value) == 1
 
 
 def test_a_burst_is_written_in_few_requests(park):
@@ -85,7 +97,7 @@ def test_a_burst_is_written_in_few_requests(park):
     assert len(report.registered) == 30 and len(set(report.registered)) == 30
     assert park.register.calls.count("append") == 1
     assert park.register.calls.count("activity") <= 2
-    assert len(park.mailer.sent) == 30
+    assert len([m for m in park.mailer.sent if "处理单" not in m["Subject"]]) == 30
 
 
 def test_the_same_message_twice_is_registered_once(park):
@@ -94,7 +106,7 @@ def test_the_same_message_twice_is_registered_once(park):
     park.mailbox.deliver(raw)
     report = park.run()
     assert len(park.register.rows) == 1 and report.duplicates == 1
-    assert len(park.mailer.sent) == 1
+    assert len(park.sent_to("wang@tenant.test")) == 1
     park.mailbox.deliver(raw)  # and again in a later cycle
     assert park.run().duplicates == 1 and len(park.register.rows) == 1
 
@@ -112,16 +124,19 @@ def test_auto_replies_are_recorded_and_never_answered(park):
     assert park.register.activity[0]["event"] == Event.AUTO_REPLY_IGNORED.value
 
 
-def test_a_reply_to_our_apology_becomes_a_note_on_that_complaint(park):
+def test_a_tenant_reply_is_added_to_the_complaint_and_passed_to_the_department(park, config):
     park.mailbox.deliver(complaint())
     park.run()
-    apology = park.mailer.sent[0]
+    [apology] = park.sent_to("wang@tenant.test")
     park.mailbox.deliver(complaint(subject="Re: " + apology["Subject"], body="还有，楼道灯也坏了",
                                    In_Reply_To=apology["Message-ID"]))
     report = park.run()
     assert report.notes == 1 and len(park.register.rows) == 1
-    note = [e for e in park.register.activity if e["event"] == Event.NOTE.value][0]
+    note = [e for e in park.register.activity if e["event"] == Event.TENANT_FOLLOWUP.value][0]
     assert note["reference"] == "C-250514-001" and "楼道灯" in note["detail"]
+    head = config.department("facilities").head
+    passed_on = [m for m in park.sent_to(head) if "补充" in m["Subject"]]
+    assert len(passed_on) == 1 and "楼道灯" in passed_on[0].get_body(("plain",)).get_content()
 
 
 def test_a_reference_in_the_subject_finds_the_complaint_without_headers(park):
@@ -140,7 +155,7 @@ def test_a_looping_auto_responder_gets_at_most_the_configured_replies(park, conf
     for i in range(6):
         park.mailbox.deliver(complaint(sender="bot@loop.test", subject=f"投诉 {i}"))
     park.run()
-    assert len(park.mailer.sent) == config.intake.replies_per_sender_per_hour
+    assert len(park.sent_to("bot@loop.test")) == config.intake.replies_per_sender_per_hour
     limited = [e for e in park.register.activity if e["event"] == Event.REPLY_LIMITED.value]
     assert len(limited) == 6 - config.intake.replies_per_sender_per_hour
 
@@ -189,7 +204,7 @@ def test_register_outage_loses_nothing_and_duplicates_nothing(park):
     assert park.register.rows == [] and len(park.mailbox.messages) == 1
     report = park.run()
     assert report.registered == ["C-250514-001"]  # the reserved reference is reused
-    assert len(park.register.rows) == 1 and len(park.mailer.sent) == 1
+    assert len(park.register.rows) == 1 and len(park.sent_to("wang@tenant.test")) == 1
 
 
 def test_row_written_but_journal_lost_is_not_written_again(park, tmp_path):
@@ -219,7 +234,7 @@ def test_temporary_smtp_failure_keeps_the_message_until_the_apology_is_out(park)
     park.run()
     assert len(park.register.rows) == 1 and len(park.mailbox.messages) == 1
     park.run()
-    assert len(park.register.rows) == 1 and len(park.mailer.sent) == 1
+    assert len(park.register.rows) == 1 and len(park.sent_to("wang@tenant.test")) == 1
     assert park.mailbox.messages == {}
 
 
@@ -231,10 +246,11 @@ def test_walk_in_rows_get_a_reference_classification_and_apology(park):
     report = park.run()
     assert report.walk_ins == ["C-250514-001", "C-250514-002"]
     first, second = park.register.rows
-    assert first["category"] == "设施维护" and first["status"] == Status.NEW.label
+    assert first["category"] == "设施维护" and first["status"] == Status.DISPATCHED.label
     assert first["department"] == "设施维护部" and first["received_at"] == "2025-05-14 10:42"
     assert second["category"] == "安全"  # staff's choice is kept
     assert second["priority"] == "紧急" and second["serious"]
-    [apology] = park.mailer.sent
+    assert first["status"] == Status.DISPATCHED.label and first["ack_due"]
+    [apology] = park.sent_to("li@star.test")
     assert apology["To"] == "li@star.test" and "C-250514-001" in apology["Subject"]
     assert park.run().walk_ins == []  # numbered once

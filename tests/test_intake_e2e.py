@@ -34,7 +34,7 @@ def test_complaints_in_several_charsets_become_rows_and_apologies(park):
     assert first["subject"] == "3号楼电梯坏了" and "电梯停在5楼" in first["content"]
     assert first["company"] == "星辰科技有限公司" and first["phone"] == "13800138000"
     assert "3号楼2单元501" in first["location"]
-    assert first["category"] == "设施维护" and first["status"] == Status.NEW.label
+    assert first["category"] == "设施维护" and first["status"] == Status.DISPATCHED.label
     assert rows[tenants[1]]["subject"] == "辦公室漏水" and "漏水" in rows[tenants[1]]["content"]
     assert rows[tenants[2]]["category"] == "环境问题"
     assert "不制冷" in rows[tenants[3]]["content"]

@@ -24,6 +24,12 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from daemon.classify import classify
+from daemon.dispatch.escalation import run_deadline_check
+from daemon.dispatch.fields import dispatch_fields
+from daemon.dispatch.lookup import department_of_row, priority_of_row
+from daemon.dispatch.replies import handle_reply
+from daemon.dispatch.slips import queue_slips, slip_recipients
+from daemon.dispatch.staff_edits import apply_staff_edits
 from daemon.faults import fault_point
 from daemon.intake.decide import AUTOMATED, COMPLAINT, REPLY, DecisionContext, Decision, decide
 from daemon.intake.rows import activity, complaint_row
@@ -31,6 +37,7 @@ from daemon.intake.walk_ins import register_walk_ins
 from daemon.journal import Journal
 from daemon.outgoing import build_message
 from daemon.parsing.message import ParsedMessage, UnparseableMessage, parse_message
+from daemon.register import CellUpdate
 from daemon.references import day_code, format_reference, highest_number
 from daemon.sheet_layout import Event
 from daemon.templates import Templates
@@ -52,6 +59,7 @@ class _Item:
     decision: Decision
     reference: str = ""
     category_name: str = ""
+    row_values: dict | None = None
     in_sheet: bool = False
     duplicate: bool = False
 
@@ -68,6 +76,8 @@ class CycleReport:
     failed: int = 0
     mails_sent: int = 0
     walk_ins: list[str] = field(default_factory=list)
+    redispatched: list[str] = field(default_factory=list)
+    escalations: int = 0
 
 
 def message_identity(message: ParsedMessage, raw: bytes) -> str:
@@ -85,8 +95,9 @@ class IntakeCycle:
     """Runs intake cycles. The adapters and the clock are parameters, so tests need no waiting."""
 
     def __init__(self, *, config, register, mailbox, mailer, journal: Journal,
-                 templates: Templates, now: Callable[[], datetime]):
+                 templates: Templates, now: Callable[[], datetime], secret):
         self.config = config
+        self.secret = secret
         self.register = register
         self.mailbox = mailbox
         self.mailer = mailer
@@ -107,7 +118,9 @@ class IntakeCycle:
         self._by_message_id = {r.values.get("message_id", ""): r for r in snapshot
                                if r.values.get("message_id")}
         self.known_references = {r.reference for r in snapshot if r.reference}
+        self.rows_by_reference = {r.reference: dict(r.values) for r in snapshot if r.reference}
         report.walk_ins = register_walk_ins(self, snapshot)
+        report.redispatched = apply_staff_edits(self, snapshot)
         self._note_uidvalidity()
         self.send_pending_mail(report)  # anything a crash left unsent
 
@@ -187,6 +200,7 @@ class IntakeCycle:
                 if found:
                     item.reference, item.in_sheet = found.reference, True
                     item.category_name = found.values.get("category", "")
+                    item.row_values = dict(found.values)
                 elif not item.reference:
                     item.reference = self.new_reference(now)
             else:
@@ -204,18 +218,25 @@ class IntakeCycle:
             self.register.append_complaints(new_rows)
         fault_point("after_append")
 
-        # 3. registered: Activity events and apologies queued, durably
+        # 3. registered: Activity events, slips and apologies queued, durably; replies applied
+        cell_updates: list[CellUpdate] = []
         for item in fresh:
             for event in self._events_for(item, now):
                 self.journal.queue_activity(event)
             if item.decision.kind == COMPLAINT:
                 self.known_references.add(item.reference)
+                self.rows_by_reference[item.reference] = dict(item.row_values or {})
                 report.registered.append(item.reference)
                 self._queue_apology(item, now)
+                self._dispatch_new(item, now)
             elif item.decision.kind == REPLY:
                 report.notes += 1
+                cell_updates += self._apply_reply(item, now)
             else:
                 report.automated += 1
+        if cell_updates:
+            self.register.update_cells(cell_updates)
+        for item in fresh:
             self.journal.record(item.identity, state="registered", now=now)
         for item in group:
             if item.duplicate:
@@ -261,9 +282,42 @@ class IntakeCycle:
             categories=self.config.categories, priorities=self.config.priorities,
             default_category=intake.default_category, default_priority=intake.default_priority,
         )
-        item.category_name = self.config.category(result.category).name
-        return complaint_row(item.message, reference=item.reference, identity=item.identity,
-                             classification=result, received_at=now, config=self.config)
+        category = self.config.category(result.category)
+        item.category_name = category.name
+        row = complaint_row(item.message, reference=item.reference, identity=item.identity,
+                            classification=result, received_at=now, config=self.config)
+        row.update(dispatch_fields(self.config.department(category.department),
+                                   self.config.priority(result.priority), now))
+        item.row_values = row
+        return row
+
+    # --- dispatch and replies ---------------------------------------------------------------
+
+    def _dispatch_new(self, item: _Item, now: datetime) -> None:
+        """Queue the handling slips of a newly registered complaint (once, even after a crash)."""
+        values = item.row_values or {}
+        department = department_of_row(self.config, values)
+        if department is None:
+            return
+        last = self.journal.last_dispatch(item.reference)
+        number = last[2] if last else self.journal.record_dispatch(
+            item.reference, department=department.key,
+            priority=priority_of_row(self.config, values).key, now=now)
+        if queue_slips(self, values, department, identity=item.identity, dispatch_no=number,
+                       now=now):
+            self.journal.queue_activity(activity(
+                now, item.reference, Event.DISPATCHED, "ParkDesk",
+                f"{department.name}: {', '.join(slip_recipients(self.config, department, serious=bool(values.get('serious'))))}"))
+
+    def _apply_reply(self, item: _Item, now: datetime) -> list[CellUpdate]:
+        values = self.rows_by_reference.get(item.reference)
+        if values is None:  # not in the working register (archived or removed): keep the words
+            return []
+        outcome = handle_reply(self, item, values, now)
+        for event in outcome.events:
+            self.journal.queue_activity(event)
+        values.update(outcome.cells)
+        return [CellUpdate(item.reference, key, value) for key, value in outcome.cells.items()]
 
     def _events_for(self, item: _Item, now: datetime) -> list[dict[str, str]]:
         message, actor = item.message, item.message.from_address or ""
@@ -272,6 +326,8 @@ class IntakeCycle:
             return [activity(now, item.reference, Event.REGISTERED, actor,
                              f"{message.subject} ({item.identity})")]
         if kind == REPLY:
+            if item.reference in self.rows_by_reference:
+                return []  # handle_reply records what the reply did
             text = f"{message.subject}\n{message.body_text}".strip()
             return [activity(now, item.reference, Event.NOTE, actor, text[:NOTE_LIMIT])]
         return [activity(now, item.reference, Event.AUTO_REPLY_IGNORED, actor,
@@ -305,7 +361,15 @@ class IntakeCycle:
 
     # --- shared steps ---------------------------------------------------------------------------
 
-    def send_pending_mail(self, report: CycleReport) -> None:
+    def check_deadlines(self) -> int:
+        """The SLA job: reminders and escalations due now (see ``daemon.dispatch.escalation``)."""
+        snapshot = self.register.read_register()
+        due = run_deadline_check(self, snapshot, self.now())
+        self.send_pending_mail()
+        self.flush_activity()
+        return due
+
+    def send_pending_mail(self, report: CycleReport | None = None) -> None:
         """Send everything queued in the journal's outbox over one connection."""
         pending = self.journal.pending_mail()
         if not pending:
@@ -318,7 +382,8 @@ class IntakeCycle:
         for item, result in zip(pending, results):
             if result.ok:
                 self.journal.mark_sent(item.id, now)
-                report.mails_sent += 1
+                if report is not None:
+                    report.mails_sent += 1
                 if item.purpose == "tenant_ack":
                     self.journal.queue_activity(activity(
                         now, item.reference, Event.TENANT_ACKNOWLEDGED, item.recipient,

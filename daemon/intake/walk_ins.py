@@ -9,9 +9,14 @@ apology as an emailing tenant.
 from __future__ import annotations
 
 from daemon.classify import classify
+from daemon.dispatch.fields import dispatch_fields
+from daemon.dispatch.lookup import find_named, priority_of_row
+from daemon.dispatch.slips import queue_slips
 from daemon.intake.rows import CHECK_CATEGORY, YES, activity, format_time
 from daemon.outgoing import build_message
 from daemon.sheet_layout import Event, Status
+
+SETTLED_BY_STAFF = {Status.RESOLVED, Status.RETURN_VISIT, Status.CLOSED, Status.CANCELLED}
 
 # A row counts as a complaint once any of these is filled in.
 CONTENT_KEYS = ("subject", "content", "company", "contact_name", "email", "phone", "location")
@@ -33,8 +38,6 @@ def register_walk_ins(cycle, snapshot) -> list[str]:
         reference = cycle.new_reference(now)
         values = row.values
         fill = {"reference": reference, "updated_at": format_time(now)}
-        if not values.get("status", "").strip():
-            fill["status"] = Status.NEW.label
         if not values.get("received_at", "").strip():
             fill["received_at"] = format_time(now)
         result = classify(values.get("subject", ""), values.get("content", ""),
@@ -51,8 +54,16 @@ def register_walk_ins(cycle, snapshot) -> list[str]:
             fill["priority"] = priority.name
             if priority.serious and not values.get("serious", "").strip():
                 fill["serious"] = YES
-        if not values.get("department", "").strip():
-            fill["department"] = config.department(category.department).name
+        chosen_category = (find_named(config.categories, values.get("category", ""))
+                           or category)  # staff's category if they typed one
+        department = (find_named(config.departments, values.get("department", ""))
+                      or config.department(chosen_category.department))
+        priority = priority_of_row(config, {**values, **fill})
+        if Status.from_label(values.get("status", "")) in SETTLED_BY_STAFF:
+            fill["department"] = department.name  # handled on the phone: nothing to send out
+        else:
+            fill.update(dispatch_fields(department, priority, now,
+                                        serious=bool(values.get("serious", "").strip())))
         updates[row.row_number] = fill
         given.append(reference)
         email = values.get("email", "").strip()
@@ -64,6 +75,16 @@ def register_walk_ins(cycle, snapshot) -> list[str]:
         cycle.journal.queue_activity(activity(
             now, reference, Event.REFERENCE_ASSIGNED, "service center 服务中心",
             f"typed in by staff (row {row.row_number}): {row.values.get('subject', '')}"))
+    for row, reference in zip(rows, given):
+        values = {**row.values, **updates[row.row_number]}
+        cycle.rows_by_reference[reference] = values
+        if "dispatched_at" not in updates[row.row_number]:
+            continue
+        department = find_named(config.departments, values["department"])
+        number = cycle.journal.record_dispatch(reference, department=department.key,
+                                               priority=priority_of_row(config, values).key, now=now)
+        queue_slips(cycle, values, department, identity=f"walk-in:{reference}",
+                    dispatch_no=number, now=now)
     for reference, email, values, fill in apologies:
         _queue_apology(cycle, reference, email, values, fill, now)
     return given

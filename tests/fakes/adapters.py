@@ -47,6 +47,12 @@ class FakeRegister:
         for row_number, values in updates.items():
             self.rows[row_number - 2].update(values)
 
+    def update_cells(self, updates, snapshot=None):
+        self.calls.append("update_cells")
+        for update in updates:
+            [row] = self.by_reference(update.reference)
+            row[update.key] = update.value
+
     def by_reference(self, reference):
         return [r for r in self.rows if r.get("reference") == reference]
 
