@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS dispatches (
     number      INTEGER NOT NULL,
     at          TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS actions_done (
+    reference TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (reference, key)
+);
 CREATE TABLE IF NOT EXISTS mailbox_state (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -265,6 +271,15 @@ class Journal:
 
     def retime_dispatch(self, reference: str, priority: str) -> None:
         self._db.execute("UPDATE dispatches SET priority=? WHERE reference=?", (priority, reference))
+
+    # --- timed steps already taken (aftercare), so each happens once across restarts ---------
+
+    def claim_action(self, reference: str, key: str, now: datetime) -> bool:
+        """Record that step ``key`` of ``reference`` is being taken; False if it already was."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO actions_done(reference, key, at) VALUES (?,?,?)",
+            (reference, key, now.isoformat()))
+        return cursor.rowcount == 1
 
     # --- Activity events waiting to be appended to the register ------------------------------
 

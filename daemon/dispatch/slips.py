@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.authenticity import make_message_id
-from daemon.intake.rows import format_time
 from daemon.outgoing import build_message, message_domain
 from daemon.replies.commands import describe_commands
 
@@ -44,6 +43,7 @@ def queue_slips(cycle, values: dict[str, str], department, *, identity: str, dis
         attachments=values.get("attachments", ""), received_at=values.get("received_at", ""),
         ack_due=values.get("ack_due", ""), resolve_by=values.get("resolve_by", ""),
         commands_help=describe_commands(config.commands, config.park.language),
+        feedback=values.get("feedback", ""), satisfaction=values.get("satisfaction", ""),
         park_name=config.park.name,
     )
     rendered = cycle.templates.render("handling_slip", **context)
@@ -79,7 +79,3 @@ def send_to(cycle, template: str, recipients: list[str], *, identity: str, purpo
         cycle.journal.queue_mail(identity=identity, purpose=f"{purpose}:{recipient.lower()}",
                                  message_id=message_id, reference=reference,
                                  recipient=recipient.lower(), raw=bytes(message), now=now)
-
-
-def time_text(moment: datetime) -> str:
-    return format_time(moment)

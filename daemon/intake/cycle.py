@@ -25,6 +25,7 @@ from typing import Callable
 
 from daemon.classify import classify
 from daemon.dispatch.escalation import run_deadline_check
+from daemon.resolution.job import run_aftercare
 from daemon.dispatch.fields import dispatch_fields
 from daemon.dispatch.lookup import department_of_row, priority_of_row
 from daemon.dispatch.replies import handle_reply
@@ -362,9 +363,13 @@ class IntakeCycle:
     # --- shared steps ---------------------------------------------------------------------------
 
     def check_deadlines(self) -> int:
-        """The SLA job: reminders and escalations due now (see ``daemon.dispatch.escalation``)."""
+        """The timed jobs, on one read of the register: reminders and escalations of late
+        complaints (``daemon.dispatch.escalation``), then return visits, closing and review
+        chases (``daemon.resolution.job``). Returns how many steps were taken."""
         snapshot = self.register.read_register()
-        due = run_deadline_check(self, snapshot, self.now())
+        now = self.now()
+        due = run_deadline_check(self, snapshot, now)
+        due += run_aftercare(self, snapshot, now)  # rows are found by reference: same snapshot
         self.send_pending_mail()
         self.flush_activity()
         return due

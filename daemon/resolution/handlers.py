@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from daemon.dispatch.replies import (Reply, acknowledgement_cells, handle_tenant_followup,
                                      redispatch)
+from daemon.aftercare import close_cells, reopen_cells, satisfaction_outcome
 from daemon.sheet_layout import Event, Status
 
 OPEN_FOR_RESULT = {Status.DISPATCHED, Status.ACKNOWLEDGED, Status.REOPENED}
@@ -104,21 +105,26 @@ def handle_satisfaction(reply: Reply) -> None:
     feedback = (reply.command.comment or "").strip()
     reply.set(satisfaction=str(score), feedback=feedback, updated_at=reply.at)
     reply.note(Event.SATISFACTION, f"{score} {feedback}".strip())
-    if score >= 3:
-        close(reply, f"满意度 satisfaction {score}")
+    if satisfaction_outcome(score) == "close":
+        reply.set(**close_cells(reply.now, reply.now.tzinfo))
+        reply.note(Event.CLOSED, f"满意度 satisfaction {score}")
         return
+    reopen(reply, score, feedback)
+
+
+def reopen(reply: Reply, score: int, feedback: str) -> None:
+    """The tenant is unhappy: the slip goes to the department again, the service center is told.
+
+    The answer itself stays in Activity; the row's round of sign-off, visit and answer is
+    emptied so the next resolution gets its own (``aftercare.reopen_cells``).
+    """
     department = reply.department
     redispatch(reply, department, status=Status.REOPENED)
-    reply.set(resolved_at="", resolved_by="", signed_off_by="", signed_off_at="", visit_sent_at="",
-              satisfaction=str(score), feedback=feedback)
-    reply.note(Event.REOPENED, feedback or f"satisfaction {score}")
+    reply.set(**reopen_cells(reply.now, reply.now.tzinfo), resolved_at="", resolved_by="",
+              result="")
+    reply.note(Event.REOPENED, f"{score}: {feedback}" if feedback else f"satisfaction {score}")
     reply.send("reopened_notice", list(reply.config.service_center), "reopened",
                satisfaction=score, feedback=feedback, department_name=department.name)
-
-
-def close(reply: Reply, why: str) -> None:
-    reply.set(status=Status.CLOSED.label, closed_at=reply.at, updated_at=reply.at)
-    reply.note(Event.CLOSED, why)
 
 
 STAFF_HANDLERS = {

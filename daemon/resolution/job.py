@@ -1,0 +1,103 @@
+"""The aftercare job: return visits when due, their reminder, closing, review chases.
+
+``daemon.aftercare`` decides from the register and the clock what is due; this job takes each
+step once (claimed in the journal by its stable key before acting, so a restart repeats
+nothing), queues the emails, and writes the cells the step sets.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from daemon.aftercare import due_aftercare
+from daemon.dispatch.fields import dispatch_fields
+from daemon.dispatch.lookup import department_of_row, priority_of_row
+from daemon.dispatch.slips import queue_slips, send_to
+from daemon.intake.rows import activity
+from daemon.register import CellUpdate
+from daemon.sheet_layout import Event, Status
+
+log = logging.getLogger("parkdesk.aftercare")
+
+EVENTS = {
+    "send_visit": Event.VISIT_SENT,
+    "visit_reminder": Event.VISIT_REMINDED,
+    "close_no_reply": Event.CLOSED,
+    "close_by_staff": Event.CLOSED,
+    "reopen_by_staff": Event.REOPENED,
+    "review_request": Event.REVIEW_REQUESTED,
+    "review_chase": Event.REVIEW_CHASED,
+    "review_escalate": Event.ESCALATED,
+}
+
+
+def run_aftercare(cycle, snapshot, now: datetime) -> int:
+    """Take every aftercare step due now; returns how many were taken."""
+    config = cycle.config
+    actions, problems = due_aftercare(snapshot, config, now)
+    for problem in problems:
+        log.warning("%s: %s (cell %s: %r)", problem.reference, problem.message, problem.key,
+                    problem.value)
+    rows = {row.reference: dict(row.values) for row in snapshot if row.reference}
+    updates: list[CellUpdate] = []
+    taken = 0
+    for action in actions:
+        values = rows.get(action.reference)
+        if values is None or not cycle.journal.claim_action(action.reference, action.key, now):
+            continue
+        department = department_of_row(config, values)
+        _take(cycle, action, values, department, now)
+        cells = dict(action.cells)
+        if action.kind == "reopen_by_staff" and department is not None:
+            cells.update(_redispatch_cells(cycle, action.reference, values, department, now))
+        values.update(cells)
+        updates += [CellUpdate(action.reference, key, value) for key, value in cells.items()]
+        cycle.journal.queue_activity(activity(
+            now, action.reference, EVENTS[action.kind], "ParkDesk", action.detail or action.kind))
+        taken += 1
+    if updates:
+        cycle.register.update_cells(updates, snapshot=snapshot)
+    return taken
+
+
+def _take(cycle, action, values, department, now) -> None:
+    config = cycle.config
+    reference = action.reference
+    identity = f"aftercare:{reference}"
+    common = dict(identity=identity, reference=reference, now=now,
+                  subject=values.get("subject", ""), result=values.get("result", ""))
+    tenant = values.get("email", "").strip()
+    if action.kind in ("send_visit", "visit_reminder") and tenant:
+        send_to(cycle, "return_visit", [tenant], purpose=action.key.replace(":", "-"),
+                token_purpose="visit", contact_name=values.get("contact_name", ""),
+                reminder=action.kind == "visit_reminder",
+                visit_sent_at=values.get("visit_sent_at", ""), **common)
+    elif action.kind.startswith("review_") and department is not None:
+        recipients = [department.head]
+        if action.kind == "review_escalate":
+            recipients += list(config.leadership)
+        send_to(cycle, "review_request", recipients, purpose=action.key.replace(":", "-"),
+                token_purpose="review", head_name=department.name + " 负责人",
+                chase=action.kind != "review_request",
+                escalated=action.kind == "review_escalate",
+                requested_at=values.get("signed_off_at", ""), **common)
+    elif action.kind == "reopen_by_staff":
+        send_to(cycle, "reopened_notice", list(config.service_center),
+                purpose=action.key.replace(":", "-"), token_purpose="reopened",
+                satisfaction=action.score, feedback=values.get("feedback", ""),
+                department_name=department.name if department else "?",
+                identity=identity, reference=reference, now=now)
+
+
+def _redispatch_cells(cycle, reference, values, department, now) -> dict[str, str]:
+    """A reopen typed by staff sends the slip again, like a tenant's unhappy answer."""
+    priority = priority_of_row(cycle.config, values)
+    cells = dispatch_fields(department, priority, now)
+    cells["status"] = Status.REOPENED.label
+    cells.update(resolved_at="", resolved_by="", result="", assignee="")
+    number = cycle.journal.record_dispatch(reference, department=department.key,
+                                           priority=priority.key, now=now)
+    queue_slips(cycle, {**values, **cells, "reference": reference}, department,
+                identity=f"dispatch:{reference}:{number}", dispatch_no=number, now=now)
+    return cells
