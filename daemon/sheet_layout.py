@@ -94,19 +94,17 @@ class Status(str, Enum):
 
     @classmethod
     def from_label(cls, text: str) -> "Status | None":
-        """Read a status back from a cell: the full label, its Chinese or English half, or the key."""
+        """Read a status back from a cell: the full label, its English or Chinese part, or the key.
+
+        >>> Status.from_label("已签收"), Status.from_label("return visit")
+        (<Status.ACKNOWLEDGED: 'acknowledged'>, <Status.RETURN_VISIT: 'return_visit'>)
+        """
         wanted = " ".join(str(text).split()).casefold()
         if not wanted:
             return None
         for status, label in STATUS_LABELS.items():
-            english, _, chinese = label.partition(" ")
-            names = {label.casefold(), status.value, english.casefold(), chinese.casefold()}
-            names.add(label.split(" ", 1)[0].casefold())
-            if wanted in names:
-                return status
-        # "Return visit 回访中" has a two-word English part.
-        for status, label in STATUS_LABELS.items():
-            if wanted in {label.rsplit(" ", 1)[0].casefold(), label.rsplit(" ", 1)[-1].casefold()}:
+            english, _, chinese = label.rpartition(" ")
+            if wanted in {label.casefold(), english.casefold(), chinese, status.value}:
                 return status
         return None
 

@@ -156,3 +156,21 @@ def test_a_serious_complaint_owes_a_review_chased_until_given(park, clock):
     before = len(mails(park, head))
     run(park, clock)
     assert len(mails(park, head)) == before  # no more chases
+
+
+def test_staff_typing_the_satisfaction_of_a_phone_return_visit_closes_it(park, clock):
+    from tests.sheets_emulator.client import gspread_client
+
+    tenant, reference = register_complaint(park, clock)
+    head = park.departments["facilities"]["head"]
+    reply(park, head, slip_for(park, head, reference), "完成 已修好")
+    run(park, clock)
+    sheet = gspread_client(park.emulator.base_url, str(park.key_path)).open_by_key(
+        park.spreadsheet_id).worksheet("Register")
+    header = sheet.row_values(1)
+    row_number = sheet.find(reference).row
+    sheet.update_cell(row_number, header.index("满意度 Satisfaction") + 1, "5")
+    clock.advance(10)
+    run(park, clock)
+    row = row_of(park, reference)
+    assert row["status"] == Status.CLOSED.label and row["closed_at"]
