@@ -123,11 +123,54 @@ def run_daemon(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- demo ------------------------------------------------------------------------------------
+
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "demo", help="see the whole procedure on a demo park, with no account",
+        description="Make a demo park in DIR (a local register.xlsx, a Maildir and an outbox "
+                    "of .eml files: no account, no server), play a day of complaints and "
+                    "replies through the real daemon with a simulated clock, and print the "
+                    "register and the emails. Running it again on DIR starts afresh; only the "
+                    "demo's own files there are replaced.")
+    parser.add_argument("--dir", metavar="DIR", default="parkdesk-demo",
+                        help="the folder for the demo's files (default: ./parkdesk-demo)")
+    parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from daemon.demo import DemoFolderError, format_summary, play_demo
+    from daemon.mailbox import MailboxError
+    from daemon.mailer import MailerError
+    from daemon.register import RegisterError
+
+    # No logging set-up: the demo keeps ParkDesk's loggers at WARNING, and Python prints
+    # warnings to stderr by itself, so stdout is the summary alone.
+    started = time.monotonic()
+    try:
+        run = play_demo(args.dir)
+    except DemoFolderError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    except OSError as exc:
+        print(f"The demo cannot write into {args.dir}: {exc.strerror or exc}. Choose a folder "
+              f"you may write to with --dir.", file=sys.stderr)
+        return EXIT_PROBLEM
+    except (MailboxError, MailerError, RegisterError) as exc:
+        print(f"The demo could not finish: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(format_summary(run, elapsed_seconds=time.monotonic() - started), end="")
+    return EXIT_OK
+
+
 # --- the command line ------------------------------------------------------------------------
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_check_config_command,
     add_run_command,
+    add_demo_command,
 )
 
 

@@ -202,11 +202,12 @@ class Journal:
             )
         return True
 
-    def pending_mail(self, limit: int = 200) -> list[OutboxItem]:
+    def pending_mail(self, limit: int = 500, after_id: int = 0) -> list[OutboxItem]:
+        """One page of unsent mail, oldest first, after outbox id ``after_id``."""
         rows = self._db.execute(
             "SELECT id, identity, purpose, message_id, reference, recipient, raw, attempts"
-            " FROM outbox WHERE state='pending' ORDER BY id LIMIT ?",
-            (limit,),
+            " FROM outbox WHERE state='pending' AND id>? ORDER BY id LIMIT ?",
+            (after_id, limit),
         ).fetchall()
         return [OutboxItem(*r) for r in rows]
 

@@ -9,11 +9,18 @@ do not answer it back.
 from __future__ import annotations
 
 from datetime import datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from daemon.templates import RenderedMail
+
+
+# CRLF line ends, and headers folded only past RFC 5322's 998-character limit: Python 3.11
+# drops the space at the point where it folds a long non-ASCII header (CPython gh-144156),
+# which turned "Handling slip" into "Handlingslip" in long Chinese subjects.
+OUTGOING_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def message_domain(address: str) -> str:
@@ -27,7 +34,7 @@ def build_message(rendered: RenderedMail, *, from_address: str, from_name: str,
                   auto_reply: bool = False, reference: str = "",
                   message_id: str | None = None) -> EmailMessage:
     """An ``EmailMessage`` ready for SMTP, with the given or a fresh Message-ID."""
-    message = EmailMessage()
+    message = EmailMessage(policy=OUTGOING_POLICY)
     message["From"] = Address(display_name=from_name, addr_spec=from_address)
     message["To"] = ", ".join(to)
     if cc:

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import jinja2
 
-# The top-level templates/ folder of the source tree; installed copies come with the package
-# as the ``parkdesk_templates`` data package (see pyproject.toml).
-_SOURCE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# The top-level templates/ folder of the source tree (beside pyproject.toml); an installed
+# ParkDesk has them as the data package ``parkdesk_templates`` (see pyproject.toml).
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_TEMPLATES = _SOURCE_ROOT / "templates"
+INSTALLED_TEMPLATES_PACKAGE = "parkdesk_templates"
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,29 @@ class RenderedMail:
 
 
 def default_templates_dir() -> Path:
-    """Where the shipped templates are: the source tree, or the installed data package."""
-    if _SOURCE_TEMPLATES.is_dir():
+    """Where the shipped templates are: the source tree's ``templates/`` when running from a
+    checkout, else the installed data package's folder (``pip install .``)."""
+    if _SOURCE_TEMPLATES.is_dir() and (_SOURCE_ROOT / "pyproject.toml").is_file():
         return _SOURCE_TEMPLATES
-    try:
-        import importlib.resources
+    return installed_templates_dir() or _SOURCE_TEMPLATES
 
-        return Path(str(importlib.resources.files("parkdesk_templates")))
-    except (ModuleNotFoundError, TypeError):
-        return _SOURCE_TEMPLATES
+
+def installed_templates_dir() -> Path | None:
+    """The folder of the installed ``parkdesk_templates`` package, or None if not installed.
+
+    It holds no Python module (only ``<language>/*.j2``), so it is a namespace package: its
+    folder is found from the import spec's search locations, which works for both kinds.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(INSTALLED_TEMPLATES_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
+    return None
 
 
 class Templates:

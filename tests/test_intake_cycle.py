@@ -254,3 +254,12 @@ def test_walk_in_rows_get_a_reference_classification_and_apology(park):
     [apology] = park.sent_to("li@star.test")
     assert apology["To"] == "li@star.test" and "C-250514-001" in apology["Subject"]
     assert park.run().walk_ins == []  # numbered once
+
+
+def test_a_burst_bigger_than_an_outbox_page_is_finished_in_one_cycle(park):
+    for i in range(300):  # 300 apologies + 900 slips: more than one page of the outbox
+        park.mailbox.deliver(complaint(sender=f"t{i}@tenant.test", subject=f"漏水 {i}"))
+    report = park.run()
+    assert len(report.registered) == 300 and park.mailbox.messages == {}
+    assert len([m for m in park.mailer.sent if "处理单" not in m["Subject"]]) == 300
+    assert park.journal.pending_mail() == []

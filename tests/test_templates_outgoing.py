@@ -56,3 +56,12 @@ def test_built_message_threads_and_marks_auto_reply():
     text = parsed.get_body(("plain",)).get_content()
     assert "C-250514-007" in text and "非常抱歉" in text
     assert parsed.get_body(("html",)) is not None
+
+
+def test_long_chinese_subjects_keep_their_spaces():
+    from daemon.templates import RenderedMail
+
+    subject = "[C-250514-002] 【严重】处理单 Handling slip：紧急 Urgent · 安全 Safety · 紧急！B座仓库冒烟，有人受伤，请立即处理"
+    message = build_message(RenderedMail(subject, "text", None), from_address="c@park.test",
+                            from_name="园区", to=["x@park.test"], now=NOW)
+    assert message_from_bytes(bytes(message), policy=policy.default)["Subject"] == subject
