@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from email import message_from_bytes, policy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 from daemon.classify import classify
 from daemon.dispatch.escalation import run_deadline_check
-from daemon.resolution.job import run_aftercare
+from daemon.resolution.archive import reply_to_archived
+from daemon.resolution.job import run_aftercare, run_archive
 from daemon.dispatch.fields import dispatch_fields
 from daemon.dispatch.lookup import department_of_row, priority_of_row
 from daemon.dispatch.replies import handle_reply
@@ -46,7 +48,6 @@ from daemon.templates import Templates
 log = logging.getLogger("parkdesk.intake")
 
 GROUP_SIZE = 250  # parsed messages written to the register per group (bodies are capped)
-NOTE_LIMIT = 2000
 
 
 @dataclass
@@ -118,7 +119,10 @@ class IntakeCycle:
         snapshot = self.register.read_register()
         self._by_message_id = {r.values.get("message_id", ""): r for r in snapshot
                                if r.values.get("message_id")}
-        self.known_references = {r.reference for r in snapshot if r.reference}
+        # References in the sheet, and those the journal saw (archived ones included), so a
+        # reply naming an archived complaint in its subject still finds it.
+        self.known_references = ({r.reference for r in snapshot if r.reference}
+                                 | self.journal.known_references())
         self.rows_by_reference = {r.reference: dict(r.values) for r in snapshot if r.reference}
         report.walk_ins = register_walk_ins(self, snapshot)
         report.redispatched = apply_staff_edits(self, snapshot)
@@ -312,8 +316,10 @@ class IntakeCycle:
 
     def _apply_reply(self, item: _Item, now: datetime) -> list[CellUpdate]:
         values = self.rows_by_reference.get(item.reference)
-        if values is None:  # not in the working register (archived or removed): keep the words
-            return []
+        if values is None:  # not in the working register: archived, or removed by staff
+            values = reply_to_archived(self, item, now)  # back if the tenant is unhappy
+            if values is None:
+                return []  # the words are kept in Activity
         outcome = handle_reply(self, item, values, now)
         for event in outcome.events:
             self.journal.queue_activity(event)
@@ -327,10 +333,7 @@ class IntakeCycle:
             return [activity(now, item.reference, Event.REGISTERED, actor,
                              f"{message.subject} ({item.identity})")]
         if kind == REPLY:
-            if item.reference in self.rows_by_reference:
-                return []  # handle_reply records what the reply did
-            text = f"{message.subject}\n{message.body_text}".strip()
-            return [activity(now, item.reference, Event.NOTE, actor, text[:NOTE_LIMIT])]
+            return []  # _apply_reply records what the reply did
         return [activity(now, item.reference, Event.AUTO_REPLY_IGNORED, actor,
                          f"{item.decision.reason}; subject: {message.subject}")]
 
@@ -370,17 +373,23 @@ class IntakeCycle:
         now = self.now()
         due = run_deadline_check(self, snapshot, now)
         due += run_aftercare(self, snapshot, now)  # rows are found by reference: same snapshot
+        run_archive(self, snapshot, now)  # closed long ago: out of the working register
         self.send_pending_mail()
         self.flush_activity()
         return due
 
     def send_pending_mail(self, report: CycleReport | None = None) -> None:
-        """Send everything queued in the journal's outbox over one connection."""
-        pending = self.journal.pending_mail()
-        if not pending:
-            return
-        from email import message_from_bytes, policy
+        """Send everything queued in the journal's outbox, page by page (one connection each).
 
+        Paging moves past the last id seen, so a mail that fails for now is retried next
+        cycle rather than over and over in this one.
+        """
+        last_id = 0
+        while pending := self.journal.pending_mail(after_id=last_id):
+            last_id = pending[-1].id
+            self._send_page(pending, report)
+
+    def _send_page(self, pending, report: CycleReport | None) -> None:
         messages = [message_from_bytes(item.raw, policy=policy.default) for item in pending]
         results = self.mailer.send_all(messages)
         now = self.now()

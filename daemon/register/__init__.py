@@ -3,7 +3,8 @@
 The workflow talks to a ``Register`` and never to gspread. This package holds the interface
 (rows, cell updates, errors), the backend-neutral mapping of header text to column keys, and
 ``open_register`` which picks the backend named by ``register.backend`` (``google`` or
-``workbook``).
+``workbook``). ``daemon.register.archive`` is the backend-neutral part of moving closed
+complaints to the ``Archive <year>`` tabs and back.
 
 Columns are found by their header text on every read, never by position: staff may move, sort,
 insert and filter. Rows are found by their content (the reference), never by position.
@@ -105,6 +106,26 @@ class Register(Protocol):
     def update_rows_by_number(self, updates: Mapping[int, Mapping[str, str]]) -> None: ...
 
     def append_activity(self, events: Sequence[Mapping[str, str]]) -> None: ...
+
+    def archive_rows(self, moves: Mapping[str, Sequence[str]]) -> int:
+        """Move whole rows (every column, as text) from Register to archive tabs, in one atomic
+        write: ``{"Archive 2025": ["C-250514-007"]}``. A missing tab is created with Register's
+        header row, frozen. Rows are found by reference in a fresh read; a reference missing or
+        on two rows raises ``RegisterError`` and nothing moves. Returns how many rows moved."""
+        ...
+
+    def find_archived(self, reference: str) -> tuple[str, RegisterRow] | None:
+        """The tab (``"Archive 2025"``) and row of an archived reference, newest year first;
+        None if no archive tab holds it. ``row_number`` is the row in that tab."""
+        ...
+
+    def restore_archived(
+        self, reference: str, *, changes: Mapping[str, str] | None = None
+    ) -> RegisterRow:
+        """Move an archived row back to Register with ``changes`` (column key -> text) written
+        into it, in one atomic write; returns it as it now is in Register. ``RegisterError``
+        and nothing moves if it is in no archive tab, on two rows of one, or in Register."""
+        ...
 
 
 def normalize_header(text: Any) -> str:

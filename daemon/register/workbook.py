@@ -12,6 +12,10 @@ The same rules as :class:`~daemon.register.google_sheet.GoogleRegister`:
     update_cells        cells of rows found by reference, in the file as it is when writing
     update_rows_by_number  guarded like Google's: each row must still be the reference-less row
     append_activity     rows below the last row of the Activity tab
+    archive_rows        rows moved to ``Archive <year>`` tabs (created with Register's header row,
+                        frozen), every column as text, and deleted from Register: one save
+    find_archived       the archive tabs read, newest year first, until the reference is found
+    restore_archived    a row moved back from its archive tab to Register: one save
 
 Columns are found by their header text on every read and write; everything ParkDesk writes is a
 text cell, so a tenant's subject ``=HYPERLINK(...)`` stays text. Cells hold at most 32,767
@@ -62,8 +66,22 @@ from daemon.register import (
     map_header,
     rows_from_values,
 )
+from daemon.register.archive import (
+    ColumnPlan,
+    archive_tabs_newest_first,
+    check_moves,
+    filled_columns,
+    find_tab,
+    plan_columns,
+)
 from daemon.register.errors import RegisterError, RegisterUnavailable
-from daemon.register.google_sheet import check_keys, locate_rows, used_width
+from daemon.register.google_sheet import (
+    archived_rows,
+    check_keys,
+    delete_rows_requests,
+    locate_rows,
+    used_width,
+)
 from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
     ACTIVITY_KEYS,
@@ -461,6 +479,48 @@ def place_row(
         write_text(sheet.cell(row=row_number, column=columns[key] + 1), value)
 
 
+def row_cells(sheet: Worksheet, row_number: int) -> list[str]:
+    """The cells of one row as text, from column A (a staff formula as its text)."""
+    return [display_text(cell.value) for cell in sheet[row_number]]
+
+
+def write_cells(sheet: Worksheet, row_number: int, cells: Sequence[str]) -> None:
+    """Put ``cells`` in row ``row_number`` from column A, each as a text cell."""
+    for index, text in enumerate(cells):
+        if text:
+            write_text(sheet.cell(row=row_number, column=index + 1), text)
+
+
+def write_added_headers(sheet: Worksheet, plan: ColumnPlan) -> None:
+    """The header cells ``plan`` adds, styled like the Register's; text format below them."""
+    for index, text in plan.added:
+        cell = sheet.cell(row=1, column=index + 1)
+        write_text(cell, text)
+        if not text:
+            continue
+        cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGNMENT
+        known = map_header([text], REGISTER_COLUMNS)
+        column = next((c for c in REGISTER_COLUMNS if c.key in known), None)
+        dimension = sheet.column_dimensions[get_column_letter(index + 1)]
+        dimension.width = column_width(column) if column else max(display_width(text) + 2,
+                                                                  MIN_COLUMN_WIDTH)
+        dimension.number_format = TEXT_FORMAT
+
+
+def new_archive_sheet(workbook: Workbook, title: str) -> Worksheet:
+    """An empty archive tab at the end of the workbook, its first row frozen."""
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    return sheet
+
+
+def delete_rows(sheet: Worksheet, row_numbers: Iterable[int]) -> None:
+    """Delete the given rows, adjacent ones together, from the bottom up."""
+    for request in delete_rows_requests(0, list(row_numbers)):
+        span = request["deleteDimension"]["range"]
+        sheet.delete_rows(span["startIndex"] + 1, span["endIndex"] - span["startIndex"])
+
+
 # ---- the register --------------------------------------------------------------------------
 
 
@@ -641,6 +701,110 @@ class WorkbookRegister:
             return None, True
 
         self._write(change)
+
+    # -- the archive ---------------------------------------------------------------------------
+
+    def archive_rows(self, moves: Mapping[str, Sequence[str]]) -> int:
+        """Move rows from Register to archive tabs: ``{"Archive 2025": ["C-250514-007", ...]}``.
+
+        In one save of the file as it is now: a missing tab is created with the Register's
+        header row (frozen); columns the tab lacks are added after its last header; the rows
+        are copied below its last row, every column as text (a staff formula as its text), and
+        deleted from Register. A reference missing or on two rows raises ``RegisterError`` and
+        nothing is saved. Returns how many rows moved.
+        """
+        wanted = check_moves(moves)
+        if not wanted:
+            return 0
+
+        def change(workbook: Workbook) -> tuple[int, bool]:
+            mappings, _ = lay_out_workbook(workbook)
+            sheet = workbook[REGISTER_TAB]
+            header = header_values(sheet)
+            found = locate_rows(sheet_rows(sheet, mappings[REGISTER_TAB]),
+                                [reference for refs in wanted.values() for reference in refs])
+            for tab, references in wanted.items():
+                rows = [row_cells(sheet, found[reference]) for reference in references]
+                title = find_tab(workbook.sheetnames, tab)
+                target = workbook[title] if title else new_archive_sheet(workbook, tab)
+                target_header = header_values(target) if title else []
+                plan = plan_columns(header, target_header, filled=filled_columns(rows))
+                write_added_headers(target, plan)
+                start = max(last_used_row(target), 1) + 1
+                for offset, cells in enumerate(rows):
+                    write_cells(target, start + offset, plan.place(cells))
+            delete_rows(sheet, found.values())
+            return len(found), True
+
+        return self._write(change)
+
+    def find_archived(self, reference: str) -> tuple[str, RegisterRow] | None:
+        """The archived row of ``reference`` and its tab, newest archive year first; None if no
+        archive tab holds it (or the file does not exist)."""
+        if not self.path.exists():
+            return None
+        workbook = self._load(read_only=True)
+        try:
+            for title in archive_tabs_newest_first(workbook.sheetnames):
+                sheet = workbook[title]
+                sheet.reset_dimensions()
+                values = [[display_text(value) for value in row]
+                          for row in sheet.iter_rows(values_only=True)]
+                found = archived_rows(1, values).find(reference)
+                if found:
+                    return title, found[0]
+        finally:
+            workbook.close()
+        return None
+
+    def restore_archived(
+        self, reference: str, *, changes: Mapping[str, Any] | None = None
+    ) -> RegisterRow:
+        """Move the archived row of ``reference`` back to Register, with ``changes`` (column key
+        -> text) written into it, in one save; returns the row as it is now in Register.
+
+        ``RegisterError`` and nothing is saved if the reference is in no archive tab, on two
+        rows of one, or already in Register.
+        """
+        changes = dict(changes or {})
+        if changes:
+            check_keys([changes], REGISTER_KEYS, REGISTER_TAB)
+
+        def change(workbook: Workbook) -> tuple[RegisterRow, bool]:
+            mappings, _ = lay_out_workbook(workbook)
+            sheet = workbook[REGISTER_TAB]
+            if sheet_rows(sheet, mappings[REGISTER_TAB]).find(reference):
+                raise RegisterError(
+                    f"{reference} is already in the {REGISTER_TAB} tab; nothing was restored.")
+            for title in archive_tabs_newest_first(workbook.sheetnames):
+                archive = workbook[title]
+                archive_header = header_values(archive)
+                found = sheet_rows(archive, map_header(archive_header, REGISTER_COLUMNS)).find(
+                    reference)
+                if len(found) > 1:
+                    raise RegisterError(
+                        f"{reference} is on rows {', '.join(str(r.row_number) for r in found)} "
+                        f"of the {title} tab, so ParkDesk cannot tell which to restore; nothing "
+                        "was moved. Delete the extra row.")
+                if found:
+                    break
+            else:
+                raise RegisterError(f"{reference} is in no archive tab; nothing was restored.")
+            cells = row_cells(archive, found[0].row_number)
+            register_header = header_values(sheet)
+            plan = plan_columns(archive_header, register_header, filled=filled_columns([cells]),
+                                required_keys=changes)
+            placed = plan.place(cells)
+            for key, value in changes.items():
+                placed[plan.keys[key]] = workbook_text(value)
+            write_added_headers(sheet, plan)
+            number = max(last_used_row(sheet), 1) + 1
+            write_cells(sheet, number, placed)
+            delete_rows(archive, [found[0].row_number])
+            columns = map_header(plan.header(register_header), REGISTER_COLUMNS)
+            return rows_from_values([placed], columns, first_row_number=number)[0], True
+
+        return self._write(change)
 
     # -- loading and saving --------------------------------------------------------------------
 

@@ -119,6 +119,13 @@ def reopen(reply: Reply, score: int, feedback: str) -> None:
     emptied so the next resolution gets its own (``aftercare.reopen_cells``).
     """
     department = reply.department
+    if department is None:  # staff typed a department the config does not know
+        reply.note(Event.NOTE, f"{reply.visible}\n[unhappy, but the department "
+                               f"{reply.values.get('department')!r} is unknown]")
+        reply.tell_service_center(
+            f"the tenant is not satisfied ({score}), but the complaint's department "
+            f"{reply.values.get('department')!r} is not in config.yaml: set it in the register")
+        return
     redispatch(reply, department, status=Status.REOPENED)
     reply.set(**reopen_cells(reply.now, reply.now.tzinfo), resolved_at="", resolved_by="",
               result="")
