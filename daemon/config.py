@@ -389,6 +389,8 @@ class DispatchConfig(Section):
         False, description="send the department's progress notes on to the tenant")
     sla_check_seconds: int = Field(30, ge=5, le=3600,
                                    description="how often deadlines are checked")
+    attach_max_bytes: int = Field(
+        5_000_000, ge=0, description="attachments up to this size in all go with the slip (0: none)")
 
 
 class AftercareConfig(Section):

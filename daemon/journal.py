@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS actions_done (
     at        TEXT NOT NULL,
     PRIMARY KEY (reference, key)
 );
+CREATE TABLE IF NOT EXISTS attachments (
+    identity     TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    data         BLOB NOT NULL,
+    PRIMARY KEY (identity, position)
+);
 CREATE TABLE IF NOT EXISTS mailbox_state (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -272,6 +280,24 @@ class Journal:
 
     def retime_dispatch(self, reference: str, priority: str) -> None:
         self._db.execute("UPDATE dispatches SET priority=? WHERE reference=?", (priority, reference))
+
+    # --- small attachments of complaints, sent along with their slips ------------------------
+
+    def keep_attachments(self, identity: str, attachments) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM attachments WHERE identity=?", (identity,))
+            self._db.executemany(
+                "INSERT INTO attachments(identity, position, name, content_type, data)"
+                " VALUES (?,?,?,?,?)",
+                [(identity, i, a.name, a.content_type, a.data) for i, a in enumerate(attachments)])
+
+    def attachments_of(self, reference: str) -> list[tuple[str, str, bytes]]:
+        """(name, content type, data) of the complaint's kept attachments, in order."""
+        rows = self._db.execute(
+            "SELECT a.name, a.content_type, a.data FROM attachments a"
+            " JOIN messages m ON m.identity = a.identity"
+            " WHERE m.reference=? AND m.kind='complaint' ORDER BY a.position", (reference,))
+        return [(r[0], r[1], r[2]) for r in rows]
 
     # --- timed steps already taken (aftercare), so each happens once across restarts ---------
 

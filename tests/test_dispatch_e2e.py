@@ -241,3 +241,25 @@ def test_serious_complaints_go_to_leadership_at_once(park, clock):
     slip = slip_for(park, park.leader, reference)
     assert "严重" in slip["Subject"]
     assert park.departments["security"]["head"] in slip.get_body(("plain",)).get_content()
+
+
+def test_small_attachments_travel_with_the_slip_and_big_ones_are_listed(park, clock):
+    tenant = park.new_tenant()
+    message = EmailMessage()
+    message["From"] = tenant
+    message["To"] = park.complaints
+    message["Subject"] = "漏水照片 photos of the leak"
+    message["Message-ID"] = make_msgid(domain="tenant.test")
+    message.set_content("天花板漏水，见照片")
+    message.add_attachment(b"\x89PNG small photo" * 100, maintype="image", subtype="png",
+                           filename="漏水1.png")
+    message.add_attachment(b"\xff" * 6_000_000, maintype="image", subtype="jpeg",
+                           filename="big.jpg")
+    park.bench.send(tenant, [park.complaints], message)
+    [reference] = run(park, clock).registered
+    member = park.departments["facilities"]["members"][0]
+    slip = slip_for(park, member, reference)
+    attached = [(part.get_filename(), len(part.get_content())) for part in slip.iter_attachments()]
+    assert attached == [("漏水1.png", 1600)]
+    text = slip.get_body(("plain",)).get_content()
+    assert "漏水1.png" in text and "big.jpg" in text  # both listed

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from daemon.authenticity import make_message_id
+from daemon.dispatch.attachments import SmallAttachment, attach
 from daemon.outgoing import build_message, message_domain
 from daemon.replies.commands import describe_commands
 
@@ -47,6 +48,7 @@ def queue_slips(cycle, values: dict[str, str], department, *, identity: str, dis
         park_name=config.park.name,
     )
     rendered = cycle.templates.render("handling_slip", **context)
+    attachments = [SmallAttachment(*kept) for kept in cycle.journal.attachments_of(reference)]
     queued = 0
     for recipient in slip_recipients(config, department, serious=serious):
         message_id = make_message_id(cycle.secret, recipient=recipient, reference=reference,
@@ -54,6 +56,7 @@ def queue_slips(cycle, values: dict[str, str], department, *, identity: str, dis
         message = build_message(rendered, from_address=config.smtp.from_address,
                                 from_name=config.smtp.from_name, to=[recipient], now=now,
                                 reference=reference, message_id=message_id)
+        attach(message, attachments)
         queued += cycle.journal.queue_mail(
             identity=identity, purpose=f"slip{dispatch_no}:{recipient.lower()}",
             message_id=message_id, reference=reference, recipient=recipient.lower(),

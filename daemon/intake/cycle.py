@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from daemon.classify import classify
+from daemon.dispatch.attachments import small_attachments
 from daemon.dispatch.escalation import run_deadline_check
 from daemon.resolution.archive import reply_to_archived
 from daemon.resolution.job import run_aftercare, run_archive
@@ -170,6 +171,10 @@ class IntakeCycle:
             self._count_failure(fetched.uid, mailbox_key, message, error, report)
             return None
         item = _Item(fetched.uid, mailbox_key, message, identity, decision)
+        if decision.kind == COMPLAINT and message.attachments and not (
+                entry and entry.state in ("registered", "done")):
+            self.journal.keep_attachments(identity, small_attachments(
+                fetched.raw, self.config.dispatch.attach_max_bytes))
         if entry:
             item.reference = entry.reference
             # Already done under another mailbox position: a second copy of the same message.
