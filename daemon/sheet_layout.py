@@ -12,6 +12,7 @@ from enum import Enum
 
 REGISTER_TAB = "Register"
 ACTIVITY_TAB = "Activity"
+DEPARTMENTS_TAB = "Departments"
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,26 @@ ACTIVITY_COLUMNS: tuple[Column, ...] = (
     Column("detail", "详情 Detail"),
 )
 
+# The Departments tab: who gets what, written by ParkDesk from config.yaml at every start
+# (staff edits there are overwritten; they change config.yaml instead).
+DEPARTMENT_COLUMNS: tuple[Column, ...] = (
+    Column("key", "代码 Key"),
+    Column("name", "部门 Department"),
+    Column("head", "负责人 Head"),
+    Column("members", "成员 Members"),
+    Column("categories", "负责类别 Categories"),
+)
+# Rows of the Departments tab that are not departments: everyone else ParkDesk mails.
+SERVICE_CENTER_LABEL = "服务中心 Service center"
+LEADERSHIP_LABEL = "公司领导 Leadership"
+DEPARTMENTS_NOTE = (
+    "本表由 ParkDesk 根据 config.yaml 自动填写，在此修改会被覆盖；请修改 config.yaml。\n"
+    "ParkDesk writes this tab from config.yaml; edits here are overwritten. Change config.yaml."
+)
+
 REGISTER_KEYS: tuple[str, ...] = tuple(c.key for c in REGISTER_COLUMNS)
 ACTIVITY_KEYS: tuple[str, ...] = tuple(c.key for c in ACTIVITY_COLUMNS)
+DEPARTMENT_KEYS: tuple[str, ...] = tuple(c.key for c in DEPARTMENT_COLUMNS)
 
 
 class Status(str, Enum):

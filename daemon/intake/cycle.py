@@ -42,6 +42,7 @@ from daemon.journal import Journal
 from daemon.outgoing import build_message
 from daemon.parsing.message import ParsedMessage, UnparseableMessage, parse_message
 from daemon.register import CellUpdate
+from daemon.register.departments import department_rows
 from daemon.references import day_code, format_reference, highest_number
 from daemon.sheet_layout import Event
 from daemon.templates import Templates
@@ -116,6 +117,7 @@ class IntakeCycle:
         report = CycleReport()
         if not self._layout_checked:
             self.register.ensure_layout()
+            self.register.write_departments(department_rows(self.config))
             self._layout_checked = True
         snapshot = self.register.read_register()
         self._by_message_id = {r.values.get("message_id", ""): r for r in snapshot

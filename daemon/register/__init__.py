@@ -4,7 +4,8 @@ The workflow talks to a ``Register`` and never to gspread. This package holds th
 (rows, cell updates, errors), the backend-neutral mapping of header text to column keys, and
 ``open_register`` which picks the backend named by ``register.backend`` (``google`` or
 ``workbook``). ``daemon.register.archive`` is the backend-neutral part of moving closed
-complaints to the ``Archive <year>`` tabs and back.
+complaints to the ``Archive <year>`` tabs and back; ``daemon.register.departments`` is the content
+of the ``Departments`` tab (who gets what), written from config.yaml.
 
 Columns are found by their header text on every read, never by position: staff may move, sort,
 insert and filter. Rows are found by their content (the reference), never by position.
@@ -106,6 +107,14 @@ class Register(Protocol):
     def update_rows_by_number(self, updates: Mapping[int, Mapping[str, str]]) -> None: ...
 
     def append_activity(self, events: Sequence[Mapping[str, str]]) -> None: ...
+
+    def write_departments(self, rows: Sequence[Mapping[str, str]]) -> None:
+        """Make the Departments tab show exactly ``rows`` (keys of
+        ``sheet_layout.DEPARTMENT_COLUMNS`` -> text, e.g. from
+        ``daemon.register.departments.department_rows``) under its bilingual header, creating
+        the tab if missing. ParkDesk owns the tab: what staff typed there is replaced. Nothing
+        is written when it already shows them."""
+        ...
 
     def archive_rows(self, moves: Mapping[str, Sequence[str]]) -> int:
         """Move whole rows (every column, as text) from Register to archive tabs, in one atomic

@@ -13,6 +13,12 @@ Each operation is one batched API call (ensure_layout: one read when all is in p
     find_archived       spreadsheets.get (tabs) + values.batchGet of every archive tab
     restore_archived    spreadsheets.get (tabs) + values.batchGet (Register, archive tabs)
                         + ONE batchUpdate: appendCells to Register, deleteDimension in the archive
+    write_departments   nothing if the Departments tab already shows the rows (ensure_layout's read
+                        is reused for 60 s, else that one read), else ONE batchUpdate: updateCells
+                        over the whole tab (+ a warning-only protection if it has none)
+
+ensure_layout also creates the Departments tab (header row, frozen) and reads it whole, so
+that ``write_departments`` right after it costs no read.
 
 Everything is written RAW: a tenant's subject ``=IMPORTXML(...)`` stays text. Columns are mapped by
 header text (``daemon.register.map_header``); rows are found by their reference.
@@ -22,11 +28,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import random as _random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,7 @@ from daemon.register.archive import (
     find_tab,
     plan_columns,
 )
+from daemon.register.departments import department_grid, same_grid
 from daemon.register.errors import RegisterError
 from daemon.register.http_client import DEFAULT_API_ENDPOINT, RegisterHTTPClient
 from daemon.retry import Backoff
@@ -56,11 +64,16 @@ from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
     ACTIVITY_KEYS,
     ACTIVITY_TAB,
+    DEPARTMENT_COLUMNS,
+    DEPARTMENTS_NOTE,
+    DEPARTMENTS_TAB,
     REGISTER_COLUMNS,
     REGISTER_KEYS,
     REGISTER_TAB,
     Column,
 )
+
+log = logging.getLogger("parkdesk.register")
 
 SCOPES = [
     "https://www.googleapis.com/auth/spreadsheets",
@@ -74,11 +87,20 @@ TABS: tuple[tuple[str, tuple[Column, ...]], ...] = (
     (REGISTER_TAB, REGISTER_COLUMNS),
     (ACTIVITY_TAB, ACTIVITY_COLUMNS),
 )
+# ensure_layout reads these tabs' header rows, and the Departments tab whole (a few rows).
+LAYOUT_TABS: tuple[tuple[str, tuple[Column, ...]], ...] = (
+    *TABS,
+    (DEPARTMENTS_TAB, DEPARTMENT_COLUMNS),
+)
 LAYOUT_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
-    "data(startRow,startColumn,rowData(values(formattedValue))))"
+    "data(startRow,startColumn,rowData(values(formattedValue))),protectedRanges(protectedRangeId))"
 )
 PROPERTIES_FIELDS = "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)))"
+LAYOUT_PROPERTIES_FIELDS = (
+    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
+    "protectedRanges(protectedRangeId))"
+)
 
 
 # ---- A1 notation and cell text -------------------------------------------------------------
@@ -198,12 +220,24 @@ class HeaderView:
 
 @dataclass
 class TabState:
-    """What ensure_layout learnt about one tab."""
+    """What ensure_layout learnt about one tab: ``rows`` are the rows read from row 1 (the header
+    row only, except for the Departments tab); ``protected``: it has a protected range."""
 
     sheet_id: int
     frozen_rows: int
     column_count: int
     header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    row_count: int = 1000
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class DepartmentsView:
+    """The Departments tab as last read or written, and when (``clock`` seconds)."""
+
+    tab: TabState
+    read_at: float
 
 
 class GoogleRegister:
@@ -236,6 +270,7 @@ class GoogleRegister:
         self._clock = clock
         self._headers: dict[str, HeaderView] = {}  # tab -> its header row as last seen
         self._sheet_ids: dict[str, int] = {}  # tab -> sheetId
+        self._departments: DepartmentsView | None = None  # the Departments tab as last seen
 
     @classmethod
     def from_config(
@@ -283,12 +318,13 @@ class GoogleRegister:
         """Create missing tabs, write or complete header rows, freeze them. Idempotent.
 
         Staff's columns are never moved: headers missing from an existing row are added after its
-        last used column. Costs one read when everything is in place.
+        last used column. The Departments tab is created with its header row if missing; its
+        content is ``write_departments``'s. Costs one read when everything is in place.
         """
         tabs = self._read_layout()
         structure: list[dict[str, Any]] = []
         header_writes: list[dict[str, Any]] = []
-        for title, columns in TABS:
+        for title, columns in LAYOUT_TABS:
             state = tabs.get(title)
             if state is None:
                 structure.append(
@@ -306,7 +342,8 @@ class GoogleRegister:
                     }
                 )
                 header_writes.append(self._header_write(title, 0, [c.header for c in columns]))
-                self._remember(title, {c.key: i for i, c in enumerate(columns)}, first_cell="x")
+                if title != DEPARTMENTS_TAB:
+                    self._remember(title, {c.key: i for i, c in enumerate(columns)}, first_cell="x")
                 continue
             if state.frozen_rows < 1:
                 structure.append(
@@ -320,6 +357,8 @@ class GoogleRegister:
                         }
                     }
                 )
+            if title == DEPARTMENTS_TAB:
+                continue  # its content, header included, is rewritten by write_departments
             mapping = map_header(state.header, columns)
             missing = [c for c in columns if c.key not in mapping]
             first_cell = state.header[0] if state.header else ""
@@ -351,11 +390,14 @@ class GoogleRegister:
             self._http.values_batch_update(
                 self.spreadsheet_id, {"valueInputOption": "RAW", "data": header_writes}
             )
+        departments = tabs.get(DEPARTMENTS_TAB) or new_tab_state(
+            self._sheet_ids[DEPARTMENTS_TAB], DEPARTMENT_COLUMNS)
+        self._departments = DepartmentsView(departments, self._clock())
 
     def _read_layout(self) -> dict[str, TabState]:
         """Our tabs' properties and header rows: one spreadsheets.get; two more if a tab is missing."""
         params = {
-            "ranges": [f"{quote_sheet(title)}!1:1" for title, _ in TABS],
+            "ranges": [layout_range(title) for title, _ in LAYOUT_TABS],
             "includeGridData": "true",
             "fields": LAYOUT_FIELDS,
         }
@@ -376,9 +418,10 @@ class GoogleRegister:
     def _read_layout_partial(self) -> dict[str, TabState]:
         """When a tab is missing (its range cannot be read): properties, then the existing headers."""
         meta = self._http.fetch_sheet_metadata(
-            self.spreadsheet_id, params={"includeGridData": "false", "fields": PROPERTIES_FIELDS}
+            self.spreadsheet_id,
+            params={"includeGridData": "false", "fields": LAYOUT_PROPERTIES_FIELDS},
         )
-        ours = {title for title, _ in TABS}
+        ours = {title for title, _ in LAYOUT_TABS}
         tabs = {}
         for sheet in meta.get("sheets", []):
             title = sheet.get("properties", {}).get("title")
@@ -391,12 +434,13 @@ class GoogleRegister:
             titles = list(tabs)
             answer = self._http.values_batch_get(
                 self.spreadsheet_id,
-                [f"{quote_sheet(title)}!1:1" for title in titles],
+                [layout_range(title) for title in titles],
                 params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
             )
             for title, value_range in zip(titles, answer.get("valueRanges", [])):
-                rows = value_range.get("values") or [[]]
-                tabs[title].header = [str(cell) for cell in rows[0]]
+                rows = [[str(cell) for cell in row] for row in value_range.get("values") or []]
+                tabs[title].rows = rows
+                tabs[title].header = rows[0] if rows else []
         return tabs
 
     @staticmethod
@@ -521,6 +565,60 @@ class GoogleRegister:
         self._http.values_batch_update(
             self.spreadsheet_id, {"valueInputOption": "RAW", "data": data}
         )
+
+    # -- the Departments tab ---------------------------------------------------------------------
+
+    def write_departments(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Make the Departments tab show exactly ``rows`` (column key -> text) under its header.
+
+        ParkDesk owns the tab (it is written from config.yaml; staff edits there are
+        overwritten), so nothing is sent when it already shows them. Otherwise ONE batchUpdate:
+        updateCells over the whole tab (everything else in it is cleared, text stays text, a
+        bilingual note on A1 says where the content comes from), with a warning-only protected
+        range if the tab has none, and more rows or columns if the grid is too small.
+        The tab is compared with ensure_layout's read if it is at most 60 s old, else that read
+        is made (one request; it creates the tab if missing). A write Google refuses (400, e.g.
+        the tab protected against the service account) is logged as a warning, not raised: the
+        tab only informs, and intake must go on.
+        """
+        grid = department_grid(rows)
+        view = self._departments
+        if view is None or self._clock() - view.read_at > HEADER_MAX_AGE_SECONDS:
+            self.ensure_layout()
+            view = self._departments
+        assert view is not None  # ensure_layout always leaves one
+        tab = view.tab
+        if same_grid(tab.rows, grid) and tab.protected:
+            return
+        width = max(len(row) for row in grid)
+        requests = [
+            *widen_request(tab.sheet_id, tab.column_count, width),
+            *lengthen_request(tab.sheet_id, tab.row_count, len(grid)),
+            replace_tab_request(tab.sheet_id, grid, note=DEPARTMENTS_NOTE),
+        ]
+        if not tab.protected:
+            requests.append(warning_protection_request(tab.sheet_id, DEPARTMENTS_NOTE))
+        self._departments = None  # whatever happens now, read the tab again next time
+        try:
+            self._http.batch_update(self.spreadsheet_id, {"requests": requests})
+        except RegisterError as error:
+            if error.status != 400:
+                raise
+            # Refused (e.g. staff protected the tab against the service account): the tab only
+            # informs, so complaints go on being handled.
+            log.warning(
+                "The %s tab was not updated from config.yaml: Google refused the write (%s). "
+                "Give %s edit rights on that tab (Data > Protect sheets and ranges), or delete "
+                "the tab and ParkDesk recreates it at its next start.",
+                DEPARTMENTS_TAB, error, self.service_account_email or "the service account")
+            return
+        written = TabState(
+            sheet_id=tab.sheet_id, frozen_rows=tab.frozen_rows,
+            column_count=max(tab.column_count, width), header=grid[0],
+            rows=[list(row) for row in grid], row_count=max(tab.row_count, len(grid)),
+            protected=True,
+        )
+        self._departments = DepartmentsView(written, self._clock())
 
     # -- the archive ---------------------------------------------------------------------------
 
@@ -777,21 +875,36 @@ def tab_state(sheet: Mapping[str, Any]) -> TabState | None:
     if "title" not in properties:
         return None
     grid = properties.get("gridProperties") or {}
-    header: list[str] = []
+    rows: list[list[str]] = []
     for block in sheet.get("data") or []:
         if int(block.get("startRow", 0) or 0) != 0:
             continue
-        row_data = block.get("rowData") or [{}]
         start_column = int(block.get("startColumn", 0) or 0)
-        cells = [str(cell.get("formattedValue", "")) for cell in (row_data[0].get("values") or [])]
-        header = [""] * start_column + cells
+        rows = [[""] * start_column
+                + [str(cell.get("formattedValue", "")) for cell in (row.get("values") or [])]
+                for row in block.get("rowData") or [{}]]
         break
     return TabState(
         sheet_id=int(properties.get("sheetId", 0) or 0),
         frozen_rows=int(grid.get("frozenRowCount", 0) or 0),
         column_count=int(grid.get("columnCount", 26) or 26),
-        header=header,
+        header=rows[0] if rows else [],
+        rows=rows,
+        row_count=int(grid.get("rowCount", 1000) or 1000),
+        protected=bool(sheet.get("protectedRanges")),
     )
+
+
+def new_tab_state(sheet_id: int, columns: Sequence[Column]) -> TabState:
+    """The state of a tab ensure_layout has just created: 1000 x 26 cells, the header row."""
+    header = [column.header for column in columns]
+    return TabState(sheet_id=sheet_id, frozen_rows=1, column_count=max(26, len(columns)),
+                    header=header, rows=[header])
+
+
+def layout_range(title: str) -> str:
+    """What ensure_layout reads of a tab: the header row, or the whole Departments tab."""
+    return quote_sheet(title) if title == DEPARTMENTS_TAB else f"{quote_sheet(title)}!1:1"
 
 
 def used_width(header: Sequence[Any]) -> int:
@@ -903,6 +1016,32 @@ def widen_request(sheet_id: int, column_count: int, width: int) -> list[dict[str
         return []
     return [{"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
                                  "length": width - column_count}}]
+
+
+def replace_tab_request(
+    sheet_id: int, grid: Sequence[Sequence[str]], *, note: str
+) -> dict[str, Any]:
+    """updateCells over the whole tab: ``grid`` from A1 as text, every other cell's value and
+    note cleared (formats kept), ``note`` on A1."""
+    rows = [{"values": text_cells(row)} for row in grid]
+    if rows and rows[0]["values"]:
+        rows[0]["values"][0] = {**rows[0]["values"][0], "note": note}
+    return {"updateCells": {"range": {"sheetId": sheet_id}, "rows": rows,
+                            "fields": "userEnteredValue,note"}}
+
+
+def warning_protection_request(sheet_id: int, description: str) -> dict[str, Any]:
+    """A protected range over the whole tab that only warns: anyone may still edit it."""
+    return {"addProtectedRange": {"protectedRange": {
+        "range": {"sheetId": sheet_id}, "description": description, "warningOnly": True}}}
+
+
+def lengthen_request(sheet_id: int, row_count: int, height: int) -> list[dict[str, Any]]:
+    """An appendDimension if the tab has fewer than ``height`` rows, else nothing."""
+    if height <= row_count:
+        return []
+    return [{"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS",
+                                 "length": height - row_count}}]
 
 
 def header_request(sheet_id: int, plan: ColumnPlan,

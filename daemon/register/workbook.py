@@ -16,6 +16,9 @@ The same rules as :class:`~daemon.register.google_sheet.GoogleRegister`:
                         frozen), every column as text, and deleted from Register: one save
     find_archived       the archive tabs read, newest year first, until the reference is found
     restore_archived    a row moved back from its archive tab to Register: one save
+    write_departments   the Departments tab (created if missing) replaced by the rows, its sheet
+                        protected without a password and a note on A1 saying config.yaml is the
+                        source: one save, none when it already shows them
 
 Columns are found by their header text on every read and write; everything ParkDesk writes is a
 text cell, so a tenant's subject ``=HYPERLINK(...)`` stays text. Cells hold at most 32,767
@@ -51,6 +54,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import openpyxl
+from openpyxl.comments import Comment
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -74,6 +78,7 @@ from daemon.register.archive import (
     find_tab,
     plan_columns,
 )
+from daemon.register.departments import department_grid, same_grid
 from daemon.register.errors import RegisterError, RegisterUnavailable
 from daemon.register.google_sheet import (
     archived_rows,
@@ -86,6 +91,9 @@ from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
     ACTIVITY_KEYS,
     ACTIVITY_TAB,
+    DEPARTMENT_COLUMNS,
+    DEPARTMENTS_NOTE,
+    DEPARTMENTS_TAB,
     REGISTER_COLUMNS,
     REGISTER_KEYS,
     REGISTER_TAB,
@@ -120,7 +128,7 @@ TEXT_FORMAT = "@"  # Excel keeps what staff type as text: phone numbers, times, 
 COLUMN_WIDTHS: Mapping[str, float] = {
     "subject": 32, "content": 60, "attachments": 30, "location": 20, "email": 26,
     "result": 40, "feedback": 32, "review": 32, "notes": 32, "message_id": 36, "detail": 60,
-    "escalations": 28,
+    "escalations": 28, "name": 24, "head": 30, "members": 60, "categories": 30,
 }
 MIN_COLUMN_WIDTH = 10
 LAST_ROW = 1_048_576  # Excel's last row: validations and highlights cover the whole column
@@ -465,6 +473,38 @@ def lay_out_workbook(workbook: Workbook) -> tuple[dict[str, dict[str, int]], boo
     return mappings, changed
 
 
+def lay_out_departments(workbook: Workbook, grid: Sequence[Sequence[str]]) -> bool:
+    """Make the Departments tab show ``grid`` (header row first, from ``department_grid``).
+
+    Created at the end if missing. Unless it already shows the grid, frozen and protected,
+    everything in it is cleared and the grid written as text, the header styled like the
+    Register's with a note on A1 saying the tab comes from config.yaml, and the sheet
+    protected without a password (Excel then refuses edits until staff unprotect it, a
+    warning rather than a lock). Returns whether anything changed.
+    """
+    title = find_tab(workbook.sheetnames, DEPARTMENTS_TAB)
+    sheet = workbook[title] if title else workbook.create_sheet(DEPARTMENTS_TAB)
+    current = [[display_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    if title and same_grid(current, grid) and sheet.freeze_panes == "A2" and sheet.protection.sheet:
+        return False
+    for merged in list(sheet.merged_cells.ranges):
+        sheet.unmerge_cells(str(merged))
+    for row in sheet.iter_rows():
+        for cell in row:
+            cell.value = None
+            cell.comment = None
+    for index, column in enumerate(DEPARTMENT_COLUMNS):
+        write_header(sheet, index, column, text_column=False)
+    for offset, cells in enumerate(grid[1:]):
+        write_cells(sheet, offset + 2, cells)
+    note = Comment(DEPARTMENTS_NOTE, "ParkDesk")
+    note.width, note.height = 320, 90
+    sheet["A1"].comment = note
+    sheet.freeze_panes = "A2"
+    sheet.protection.sheet = True
+    return True
+
+
 def new_workbook() -> Workbook:
     """An empty workbook whose only sheet is the Register tab (laid out by ``lay_out_workbook``)."""
     workbook = openpyxl.Workbook()
@@ -699,6 +739,22 @@ class WorkbookRegister:
             for number, values in updates.items():
                 place_row(sheet, number, values, columns)
             return None, True
+
+        self._write(change)
+
+    # -- the Departments tab ---------------------------------------------------------------------
+
+    def write_departments(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Make the Departments tab show exactly ``rows`` (column key -> text) under its header.
+
+        ParkDesk owns the tab (written from config.yaml; staff edits there are overwritten).
+        One save of the file as it is now; none if the tab already shows the rows.
+        """
+        grid = department_grid(rows)
+
+        def change(workbook: Workbook) -> tuple[None, bool]:
+            _, laid_out = lay_out_workbook(workbook)
+            return None, lay_out_departments(workbook, grid) or laid_out
 
         self._write(change)
 

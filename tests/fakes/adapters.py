@@ -17,6 +17,7 @@ class FakeRegister:
     def __init__(self):
         self.rows: list[dict[str, str]] = []
         self.activity: list[dict[str, str]] = []
+        self.departments: list[dict[str, str]] = []
         self.calls: list[str] = []
         self.fail_append = 0
 
@@ -41,6 +42,10 @@ class FakeRegister:
     def append_activity(self, events):
         self.calls.append("activity")
         self.activity.extend(dict(e) for e in events)
+
+    def write_departments(self, rows):
+        self.calls.append("departments")
+        self.departments = [dict(r) for r in rows]
 
     def update_rows_by_number(self, updates):
         self.calls.append("update_rows")
