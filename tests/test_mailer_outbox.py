@@ -125,3 +125,16 @@ def test_open_mailer_picks_the_backend(tmp_path):
     assert isinstance(open_mailer(smtp), SmtpMailer)
     with pytest.raises(MailerError, match="smtp.backend"):
         open_mailer(SimpleNamespace(backend="pigeon"))
+
+
+def test_long_chinese_subjects_keep_their_spaces_in_the_eml(tmp_path):
+    from email import message_from_bytes, policy as email_policy
+    from email.message import EmailMessage
+
+    from daemon.mailer.outbox import eml_bytes
+
+    subject = "[C-250514-002] 【严重】处理单 Handling slip：紧急 Urgent · 安全 Safety · 紧急！B座仓库冒烟，有人受伤"
+    message = EmailMessage()
+    message["Subject"] = subject
+    message.set_content("x")
+    assert message_from_bytes(eml_bytes(message), policy=email_policy.default)["Subject"] == subject

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -39,7 +39,7 @@ from daemon.intake.decide import AUTOMATED, COMPLAINT, REPLY, DecisionContext, D
 from daemon.intake.rows import activity, complaint_row
 from daemon.intake.walk_ins import register_walk_ins
 from daemon.journal import Journal
-from daemon.outgoing import build_message
+from daemon.outgoing import OUTGOING_POLICY, build_message
 from daemon.parsing.message import ParsedMessage, UnparseableMessage, parse_message
 from daemon.register import CellUpdate
 from daemon.register.departments import department_rows
@@ -397,7 +397,8 @@ class IntakeCycle:
             self._send_page(pending, report)
 
     def _send_page(self, pending, report: CycleReport | None) -> None:
-        messages = [message_from_bytes(item.raw, policy=policy.default) for item in pending]
+        # Parsed back with the policy they were built with, so they are sent as they were made.
+        messages = [message_from_bytes(item.raw, policy=OUTGOING_POLICY) for item in pending]
         results = self.mailer.send_all(messages)
         now = self.now()
         for item, result in zip(pending, results):

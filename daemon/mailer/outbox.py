@@ -30,7 +30,9 @@ from daemon.mailer import MailerError, SendResult
 log = logging.getLogger("parkdesk.smtp")
 
 DIGEST_LENGTH = 12
-EML_POLICY = policy.SMTP  # CRLF line ends, as on the wire (RFC 5322 2.1)
+# CRLF line ends, as on the wire (RFC 5322 2.1); headers folded only past 998 characters, like
+# daemon.outgoing (Python 3.11 loses the space where it folds a long non-ASCII header).
+EML_POLICY = policy.SMTP.clone(max_line_length=998)
 NAME_PATTERN = re.compile(r"^(\d{8}-\d{6})-(\d{4,})-([0-9a-f]+)\.eml$")
 
 
