@@ -79,6 +79,31 @@ def describe_register(config: Config) -> str:
     return f"google sheet {register.spreadsheet_id}"
 
 
+# --- check ----------------------------------------------------------------------------------
+
+def add_check_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "check", help="try the config, templates, mailbox, SMTP and register; list what to fix",
+        description="Try everything ParkDesk needs and print a checklist with a plain fix for "
+                    "each failure: the config, the templates (rendered with sample data), the "
+                    "mailbox (reach, TLS, login, IDLE, folders), the SMTP server, the register "
+                    "(shared and writable) and the departments. Missing IMAP folders and a "
+                    "missing register layout are created, as the daemon would at its start. "
+                    "Exit status 1 if anything failed.")
+    add_config_option(parser)
+    parser.add_argument("--send-test", metavar="ADDRESS",
+                        help="also send a short test message to ADDRESS")
+    parser.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from daemon.check import format_checklist, run_checks
+
+    results = run_checks(args.config, send_test=args.send_test)
+    print(format_checklist(results), end="")
+    return EXIT_OK if all(result.ok for result in results) else EXIT_PROBLEM
+
+
 # --- run ------------------------------------------------------------------------------------
 
 def add_run_command(commands: argparse._SubParsersAction) -> None:
@@ -165,12 +190,58 @@ def run_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- report ---------------------------------------------------------------------------------
+
+def add_report_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report", help="print the review: overdue, recurring problems, figures",
+        description="Read the register (the Register tab and the archive tabs) and print the "
+                    "review: open complaints past a deadline and how far they were escalated, "
+                    "recurring problems (the same location, category or tenant 3 or more times "
+                    "in 30 days) and similar complaint texts, reopened complaints and low "
+                    "satisfaction, and the figures per department for the last complete period "
+                    "against the one before.")
+    add_config_option(parser)
+    parser.add_argument("--period", choices=("week", "month"), default="month",
+                        help="compare weeks or months (default: month)")
+    parser.add_argument("--format", choices=("text", "html", "csv"), default="text",
+                        help="print plain text, an HTML page or CSV (default: text)")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace, now: "datetime | None" = None) -> int:
+    from datetime import datetime, timezone
+
+    from daemon.register import RegisterError, open_register
+    from daemon.review import build_review
+    from daemon.review.report import render_review
+
+    try:
+        config = load_config(args.config)
+        register = open_register(config.register)
+        rows = register.read_register()
+        archived = [row for tab in register.read_archives().values() for row in tab]
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    except RegisterError as exc:
+        print(f"ParkDesk could not read the register: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    moment = now or datetime.now(timezone.utc)
+    review = build_review(rows, config, moment.astimezone(config.park.tz),
+                          period_kind=args.period, archived=archived)
+    print(render_review(review, args.format), end="")
+    return EXIT_OK
+
+
 # --- the command line ------------------------------------------------------------------------
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_check_config_command,
+    add_check_command,
     add_run_command,
     add_demo_command,
+    add_report_command,
 )
 
 
