@@ -11,6 +11,7 @@ Each operation is one batched API call (ensure_layout: one read when all is in p
     archive_rows        spreadsheets.get (tabs) + values.batchGet (Register, archive headers)
                         + ONE batchUpdate: addSheet, header, appendCells, deleteDimension
     find_archived       spreadsheets.get (tabs) + values.batchGet of every archive tab
+    read_archives       spreadsheets.get (tabs) + values.batchGet of every archive tab
     restore_archived    spreadsheets.get (tabs) + values.batchGet (Register, archive tabs)
                         + ONE batchUpdate: appendCells to Register, deleteDimension in the archive
     write_departments   nothing if the Departments tab already shows the rows (ensure_layout's read
@@ -701,6 +702,22 @@ class GoogleRegister:
             if found:
                 return title, found[0]
         return None
+
+    def read_archives(self) -> dict[str, RegisterSnapshot]:
+        """Every archive tab's rows, newest year first: ``{"Archive 2025": [RegisterRow ...]}``
+        (``row_number`` is the row in that tab). One metadata read, one values.batchGet."""
+        archive = archive_tabs_newest_first(self._tab_properties())
+        if not archive:
+            return {}
+        answer = self._http.values_batch_get(
+            self.spreadsheet_id, [quote_sheet(title) for title in archive],
+            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+        )
+        tabs = {}
+        for title, value_range in zip(archive, answer.get("valueRanges") or []):
+            header_row, values = grid_of(value_range)
+            tabs[title] = archived_rows(header_row, values)
+        return tabs
 
     def restore_archived(
         self, reference: str, *, changes: Mapping[str, Any] | None = None

@@ -15,6 +15,7 @@ The same rules as :class:`~daemon.register.google_sheet.GoogleRegister`:
     archive_rows        rows moved to ``Archive <year>`` tabs (created with Register's header row,
                         frozen), every column as text, and deleted from Register: one save
     find_archived       the archive tabs read, newest year first, until the reference is found
+    read_archives       every archive tab's rows (for the review), newest year first
     restore_archived    a row moved back from its archive tab to Register: one save
     write_departments   the Departments tab (created if missing) replaced by the rows, its sheet
                         protected without a password and a note on A1 saying config.yaml is the
@@ -812,6 +813,23 @@ class WorkbookRegister:
         finally:
             workbook.close()
         return None
+
+    def read_archives(self) -> dict[str, RegisterSnapshot]:
+        """Every archive tab's rows, newest year first: ``{"Archive 2025": [RegisterRow ...]}``
+        (``row_number`` is the row in that tab); {} if the file or the tabs do not exist."""
+        if not self.path.exists():
+            return {}
+        workbook = self._load(read_only=True)
+        try:
+            tabs = {}
+            for title in archive_tabs_newest_first(workbook.sheetnames):
+                sheet = workbook[title]
+                sheet.reset_dimensions()
+                tabs[title] = archived_rows(1, [[display_text(value) for value in row]
+                                                for row in sheet.iter_rows(values_only=True)])
+        finally:
+            workbook.close()
+        return tabs
 
     def restore_archived(
         self, reference: str, *, changes: Mapping[str, Any] | None = None
