@@ -203,40 +203,35 @@ def imap_fix(exc: Exception) -> str:
 
 
 def check_imap(config: Config, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[CheckResult]:
-    """Each step of ImapMailbox.open() as its own line, stopping at the first that fails.
-
-    ImapMailbox has no public per-step API, so its steps are called here in open()'s order.
-    """
+    """Each step of ImapMailbox.open() as its own line, stopping at the first that fails."""
     from daemon.mailbox import ImapMailbox, MailboxError
 
     cfg = config.mailbox
     mailbox = ImapMailbox(cfg, timeout=timeout)
     security = {"ssl": "TLS", "starttls": "STARTTLS", "none": "no encryption"}.get(
         str(cfg.security), str(cfg.security))
-    steps: list[tuple[str, Callable[[], object], str]] = [
-        (f"IMAP reachable at {cfg.host}:{cfg.port} ({security})", mailbox._connect,
-         "certificate valid" if cfg.security != "none" else "unencrypted"),
-        (f"IMAP login as {cfg.username}", mailbox._login, ""),
-        ("IMAP ID (sent when offered)", mailbox._send_id, ""),
-        (f"IMAP folders {cfg.processed_folder!r} and {cfg.quarantine_folder!r} exist",
-         lambda: (mailbox._ensure_folder(cfg.processed_folder, "mailbox.processed_folder"),
-                  mailbox._ensure_folder(cfg.quarantine_folder, "mailbox.quarantine_folder")),
-         "created if they were missing"),
-        (f"IMAP folder {cfg.folder!r} opens", mailbox._select, ""),
-    ]
+    described = {
+        "connect": (f"IMAP reachable at {cfg.host}:{cfg.port} ({security})",
+                    "certificate valid" if cfg.security != "none" else "unencrypted"),
+        "login": (f"IMAP login as {cfg.username}", ""),
+        "id": ("IMAP ID (sent when offered)", ""),
+        "folders": (f"IMAP folders {cfg.processed_folder!r} and {cfg.quarantine_folder!r} exist",
+                    "created if they were missing"),
+        "select": (f"IMAP folder {cfg.folder!r} opens", ""),
+    }
     results: list[CheckResult] = []
-    mailbox._opening = True  # as in open(): a failure is "cannot reach", not "lost"
     try:
-        for name, step, detail in steps:
-            try:
-                step()
-            except (MailboxError, ConfigError) as exc:
-                results.append(failed(name, str(exc), imap_fix(exc)))
-                return results
-            results.append(passed(name, detail))
-        results.append(check_idle(config, mailbox._offers("IDLE")))
+        with mailbox.opening():
+            for key, step in mailbox.opening_steps():
+                name, detail = described[key]
+                try:
+                    step()
+                except (MailboxError, ConfigError) as exc:
+                    results.append(failed(name, str(exc), imap_fix(exc)))
+                    return results
+                results.append(passed(name, detail))
+            results.append(check_idle(config, mailbox.offers("IDLE")))
     finally:
-        mailbox._opening = False
         mailbox.close()
     return results
 

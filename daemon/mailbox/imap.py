@@ -200,21 +200,38 @@ class ImapMailbox:
         """Connect, log in, send ID, create the two folders if absent, SELECT the folder."""
         if self._client is not None:
             return self
+        with self.opening():
+            for _, step in self.opening_steps():
+                step()
+        return self
+
+    def opening_steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """The steps of :meth:`open` in order, named (``connect``, ``login``, ``id``, ``folders``,
+        ``select``), so ``parkdesk check`` can run and report them one by one inside
+        :meth:`opening`."""
+        return [("connect", self._connect), ("login", self._login), ("id", self._send_id),
+                ("folders", self._ensure_folders), ("select", self._select)]
+
+    @contextmanager
+    def opening(self) -> Iterator[None]:
+        """While opening, a failure reads "cannot reach", and a failed open leaves no connection."""
         self._opening = True
         try:
-            self._connect()
-            self._login()
-            self._send_id()
-            self._ensure_folder(self._cfg.processed_folder, "mailbox.processed_folder")
-            self._ensure_folder(self._cfg.quarantine_folder, "mailbox.quarantine_folder")
-            self._select()
+            yield
         except BaseException:
             self._drop()
             raise
         finally:
             self._opening = False
         self._lost = None
-        return self
+
+    def offers(self, capability: str) -> bool:
+        """Whether the server announced ``capability`` (e.g. ``"IDLE"``, ``"MOVE"``)."""
+        return self._offers(capability)
+
+    def _ensure_folders(self) -> None:
+        self._ensure_folder(self._cfg.processed_folder, "mailbox.processed_folder")
+        self._ensure_folder(self._cfg.quarantine_folder, "mailbox.quarantine_folder")
 
     def close(self) -> None:
         """Log out; a connection that is already dead is just closed."""
