@@ -263,3 +263,25 @@ def test_a_burst_bigger_than_an_outbox_page_is_finished_in_one_cycle(park):
     assert len(report.registered) == 300 and park.mailbox.messages == {}
     assert len([m for m in park.mailer.sent if "处理单" not in m["Subject"]]) == 300
     assert park.journal.pending_mail() == []
+
+
+def test_staff_ticking_serious_sends_the_slip_to_leadership_once(park, config):
+    park.mailbox.deliver(complaint(subject="楼道灯不亮", body="三楼楼道灯坏了"))
+    park.run()
+    leader = config.leadership[0]
+    assert park.sent_to(leader) == []
+    park.register.rows[0]["serious"] = "是 Yes"
+    park.run()
+    [slip] = park.sent_to(leader)
+    assert "C-250514-001" in slip["Subject"]
+    park.run()
+    assert len(park.sent_to(leader)) == 1
+    escalated = [e for e in park.register.activity if e["event"] == Event.ESCALATED.value]
+    assert len(escalated) == 1
+
+
+def test_a_complaint_serious_from_the_start_does_not_go_to_leadership_twice(park, config):
+    park.mailbox.deliver(complaint(subject="仓库火灾", body="冒烟了"))
+    park.run()
+    park.run()
+    assert len(park.sent_to(config.leadership[0])) == 1

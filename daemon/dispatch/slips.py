@@ -13,6 +13,7 @@ from datetime import datetime
 from daemon.authenticity import make_message_id
 from daemon.dispatch.attachments import SmallAttachment, attach
 from daemon.outgoing import build_message, message_domain
+from daemon.sla import read_yes
 from daemon.replies.commands import describe_commands
 
 
@@ -29,11 +30,17 @@ def slip_recipients(config, department, *, serious: bool) -> list[str]:
 
 
 def queue_slips(cycle, values: dict[str, str], department, *, identity: str, dispatch_no: int,
-                now: datetime) -> int:
-    """Queue one slip per recipient in the journal's outbox; returns how many were queued."""
+                now: datetime, recipients: list[str] | None = None) -> int:
+    """Queue one slip per recipient in the journal's outbox; returns how many were queued.
+
+    ``recipients`` defaults to the department (and leadership when the row is serious); a
+    serious slip is recorded as sent to leadership, so ticking Serious later adds nothing.
+    """
     config = cycle.config
     reference = values["reference"]
-    serious = bool(values.get("serious", "").strip())
+    serious = read_yes(values.get("serious", ""))
+    if serious:
+        cycle.journal.claim_action(reference, f"serious-slip-{dispatch_no}", now)
     context = dict(
         reference=reference, serious=serious, department_name=department.name,
         head=department.head, priority_name=values.get("priority", ""),
@@ -50,7 +57,7 @@ def queue_slips(cycle, values: dict[str, str], department, *, identity: str, dis
     rendered = cycle.templates.render("handling_slip", **context)
     attachments = [SmallAttachment(*kept) for kept in cycle.journal.attachments_of(reference)]
     queued = 0
-    for recipient in slip_recipients(config, department, serious=serious):
+    for recipient in recipients or slip_recipients(config, department, serious=serious):
         message_id = make_message_id(cycle.secret, recipient=recipient, reference=reference,
                                      purpose="slip", domain=message_domain(config.smtp.from_address))
         message = build_message(rendered, from_address=config.smtp.from_address,

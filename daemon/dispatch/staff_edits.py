@@ -17,7 +17,7 @@ from daemon.dispatch.slips import queue_slips
 from daemon.intake.rows import YES, activity, format_time
 from daemon.register import CellUpdate
 from daemon.sheet_layout import Event, Status
-from daemon.sla import UnreadableTime, parse_time
+from daemon.sla import UnreadableTime, parse_time, read_yes
 
 SETTLED = {Status.RESOLVED, Status.RETURN_VISIT, Status.CLOSED, Status.CANCELLED}
 
@@ -69,8 +69,27 @@ def apply_staff_edits(cycle, snapshot) -> list[str]:
                 now, reference, Event.RETIMED, "service center 服务中心",
                 f"{config.priority(last_priority).name} → {priority.name}: "
                 f"sign for by {cells['ack_due']}, resolve by {cells['resolve_by']}"))
+        _tell_leadership_if_serious(cycle, row, reference, department, priority, now)
     if updates:
         cycle.register.update_cells(updates, snapshot=snapshot)
         for update in updates:
             cycle.rows_by_reference.setdefault(update.reference, {})[update.key] = update.value
     return redispatched
+
+
+def _tell_leadership_if_serious(cycle, row, reference, department, priority, now) -> None:
+    """Staff ticked Serious (or chose a serious priority) on an open complaint: leadership gets
+    the slip, once per dispatch (a slip that went out serious already counts)."""
+    last = cycle.journal.last_dispatch(reference)
+    if last is None or department is None or not (read_yes(row.get("serious")) or priority.serious):
+        return
+    number = last[2]
+    if not cycle.journal.claim_action(reference, f"serious-slip-{number}", now):
+        return
+    values = {**row.values, **cycle.rows_by_reference.get(reference, {}), "reference": reference}
+    queue_slips(cycle, values, department, identity=f"serious:{reference}:{number}",
+                dispatch_no=number, now=now, recipients=list(cycle.config.leadership))
+    cycle.journal.queue_activity(activity(
+        now, reference, Event.ESCALATED, "service center 服务中心",
+        "marked serious in the register: leadership got the slip 已报公司领导"))
+
