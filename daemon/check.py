@@ -9,7 +9,6 @@ people fit together. ``run_checks`` runs them all; ``format_checklist`` prints t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage

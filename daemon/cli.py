@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from typing import Callable, Sequence
 
 from daemon import __version__
@@ -209,8 +210,8 @@ def add_report_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_report)
 
 
-def run_report(args: argparse.Namespace, now: "datetime | None" = None) -> int:
-    from datetime import datetime, timezone
+def run_report(args: argparse.Namespace, now: datetime | None = None) -> int:
+    from datetime import timezone
 
     from daemon.register import RegisterError, open_register
     from daemon.review import build_review

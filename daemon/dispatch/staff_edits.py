@@ -9,7 +9,6 @@ deadlines, counted from the original dispatch time. Every change is recorded in 
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from daemon.dispatch.fields import deadlines, dispatch_fields
 from daemon.dispatch.lookup import find_named, priority_of_row

@@ -35,7 +35,8 @@ from daemon.dispatch.replies import handle_reply
 from daemon.dispatch.slips import queue_slips, slip_recipients
 from daemon.dispatch.staff_edits import apply_staff_edits
 from daemon.faults import fault_point
-from daemon.intake.decide import AUTOMATED, COMPLAINT, REPLY, DecisionContext, Decision, decide
+from daemon.intake.apology import queue_apology
+from daemon.intake.decide import COMPLAINT, REPLY, Decision, DecisionContext, decide
 from daemon.intake.rows import activity, complaint_row
 from daemon.intake.walk_ins import register_walk_ins
 from daemon.journal import Journal
@@ -357,18 +358,11 @@ class IntakeCycle:
                 now, item.reference, Event.REPLY_LIMITED, recipient,
                 f"more than {limit} automatic replies to this address in one hour; none sent"))
             return
-        rendered = self.templates.render(
-            "tenant_ack", reference=item.reference, subject=message.subject,
-            contact_name=message.from_name or "", category_name=item.category_name,
-            park_name=self.config.park.name, received_at=now.strftime("%Y-%m-%d %H:%M"))
-        outgoing = build_message(
-            rendered, from_address=self.config.smtp.from_address,
-            from_name=self.config.smtp.from_name, to=[recipient], now=now,
-            in_reply_to=message.message_id, references=message.references,
-            auto_reply=True, reference=item.reference)
-        self.journal.queue_mail(
-            identity=item.identity, purpose="tenant_ack", message_id=outgoing["Message-ID"],
-            reference=item.reference, recipient=recipient, raw=bytes(outgoing), now=now)
+        queue_apology(self, identity=item.identity, reference=item.reference,
+                      recipient=recipient, subject=message.subject,
+                      contact_name=message.from_name or "", category_name=item.category_name,
+                      now=now, in_reply_to=message.message_id, references=message.references,
+                      auto_reply=True)
 
     # --- shared steps ---------------------------------------------------------------------------
 

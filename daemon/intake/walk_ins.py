@@ -12,8 +12,8 @@ from daemon.classify import classify
 from daemon.dispatch.fields import dispatch_fields
 from daemon.dispatch.lookup import find_named, priority_of_row
 from daemon.dispatch.slips import queue_slips
+from daemon.intake.apology import queue_apology
 from daemon.intake.rows import CHECK_CATEGORY, YES, activity, format_time
-from daemon.outgoing import build_message
 from daemon.sheet_layout import Event, Status
 
 SETTLED_BY_STAFF = {Status.RESOLVED, Status.RETURN_VISIT, Status.CLOSED, Status.CANCELLED}
@@ -86,20 +86,8 @@ def register_walk_ins(cycle, snapshot) -> list[str]:
         queue_slips(cycle, values, department, identity=f"walk-in:{reference}",
                     dispatch_no=number, now=now)
     for reference, email, values, fill in apologies:
-        _queue_apology(cycle, reference, email, values, fill, now)
+        queue_apology(cycle, identity=f"walk-in:{reference}", reference=reference,
+                      recipient=email, subject=values.get("subject", ""),
+                      contact_name=values.get("contact_name", ""),
+                      category_name=fill.get("category") or values.get("category", ""), now=now)
     return given
-
-
-def _queue_apology(cycle, reference, email, values, fill, now) -> None:
-    config = cycle.config
-    rendered = cycle.templates.render(
-        "tenant_ack", reference=reference, subject=values.get("subject", ""),
-        contact_name=values.get("contact_name", ""),
-        category_name=fill.get("category") or values.get("category", ""),
-        park_name=config.park.name, received_at=format_time(now))
-    outgoing = build_message(rendered, from_address=config.smtp.from_address,
-                             from_name=config.smtp.from_name, to=[email], now=now,
-                             auto_reply=False, reference=reference)
-    cycle.journal.queue_mail(identity=f"walk-in:{reference}", purpose="tenant_ack",
-                             message_id=outgoing["Message-ID"], reference=reference,
-                             recipient=email.lower(), raw=bytes(outgoing), now=now)
