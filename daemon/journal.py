@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS messages (
     reference   TEXT NOT NULL DEFAULT '',
     updated_at  TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS messages_reference ON messages(reference);
 CREATE TABLE IF NOT EXISTS failures (
     mailbox_key TEXT PRIMARY KEY,
     attempts    INTEGER NOT NULL,
@@ -156,9 +157,10 @@ class Journal:
                 ),
             )
 
-    def known_references(self) -> set[str]:
-        rows = self._db.execute("SELECT reference FROM messages WHERE reference != ''")
-        return {r[0] for r in rows}
+    def has_reference(self, reference: str) -> bool:
+        """Whether any message ever handled belongs to ``reference`` (archived ones included)."""
+        return self._db.execute(
+            "SELECT 1 FROM messages WHERE reference=? LIMIT 1", (reference,)).fetchone() is not None
 
     # --- failures (keyed by mailbox position, since a failing message may have no identity) --
 

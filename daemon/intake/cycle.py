@@ -110,6 +110,7 @@ class IntakeCycle:
         self.templates = templates
         self.now = now
         self._layout_checked = False
+        self._context: DecisionContext | None = None
         self.stop_requested = False
 
     # --- the cycle --------------------------------------------------------------------------
@@ -123,10 +124,8 @@ class IntakeCycle:
         snapshot = self.register.read_register()
         self._by_message_id = {r.values.get("message_id", ""): r for r in snapshot
                                if r.values.get("message_id")}
-        # References in the sheet, and those the journal saw (archived ones included), so a
-        # reply naming an archived complaint in its subject still finds it.
-        self.known_references = ({r.reference for r in snapshot if r.reference}
-                                 | self.journal.known_references())
+        self.known_references = {r.reference for r in snapshot if r.reference}
+        self._context = None  # rebuilt around this cycle's references
         self.rows_by_reference = {r.reference: dict(r.values) for r in snapshot if r.reference}
         report.walk_ins = register_walk_ins(self, snapshot)
         report.redispatched = apply_staff_edits(self, snapshot)
@@ -185,15 +184,22 @@ class IntakeCycle:
         return item
 
     def _decision_context(self) -> DecisionContext:
+        """What the decision rules consult; it sees the cycle's live set of known references,
+        so it is built once per cycle, not once per message."""
+        if self._context is not None:
+            return self._context
         own = {self.config.smtp.from_address.lower()}
         if getattr(self.config.mailbox, "username", None) and "@" in self.config.mailbox.username:
             own.add(self.config.mailbox.username.lower())
-        return DecisionContext(
+        self._context = DecisionContext(
             own_addresses=frozenset(own),
             reference_prefix=self.config.park.reference_prefix,
             reference_for_message_id=self.journal.reference_for_message_id,
-            known_references=frozenset(self.known_references),
+            known_references=self.known_references,
+            # Archived complaints are not in the sheet; the journal still knows them.
+            reference_known_elsewhere=self.journal.has_reference,
         )
+        return self._context
 
     # --- per group --------------------------------------------------------------------------
 

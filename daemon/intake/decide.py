@@ -13,7 +13,7 @@ either returns a ``Decision`` or passes (``None``). The order is the policy:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from daemon.parsing.message import ParsedMessage
 from daemon.references import find_references
@@ -38,7 +38,8 @@ class DecisionContext:
     own_addresses: frozenset[str]
     reference_prefix: str
     reference_for_message_id: Callable[[str], str | None]
-    known_references: frozenset[str] = field(default_factory=frozenset)
+    known_references: Collection[str] = field(default_factory=frozenset)
+    reference_known_elsewhere: Callable[[str], bool] = lambda reference: False
 
 
 Rule = Callable[[ParsedMessage, DecisionContext], "Decision | None"]
@@ -100,6 +101,6 @@ def _reference_by_headers(message: ParsedMessage, context: DecisionContext) -> s
 
 def _reference_by_subject(message: ParsedMessage, context: DecisionContext) -> str | None:
     for reference in find_references(message.subject, context.reference_prefix):
-        if reference in context.known_references:
+        if reference in context.known_references or context.reference_known_elsewhere(reference):
             return reference
     return None
