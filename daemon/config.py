@@ -269,7 +269,7 @@ class MailboxConfig(PasswordSource):
     quarantine_folder: Text = "Quarantine"
     idle: bool = True
     poll_seconds: int = Field(60, ge=1, description="seconds between checks when IDLE is off")
-    batch_size: int = Field(50, ge=1, description="messages taken per cycle")
+    batch_size: int = Field(50, ge=1, description="messages fetched at a time (memory stays small)")
     path: ConfigPath | None = Field(None, description="the Maildir folder, e.g. ./mail/inbox")
 
 

@@ -13,6 +13,7 @@ failures as the small exception tree below:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,33 @@ class UidValidityChanged(MailboxUnavailable):
     A subclass of :class:`MailboxUnavailable` so that code retrying a cycle after a lost
     connection also does the right thing here: list the folder again.
     """
+
+
+def split_batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    """Consecutive slices of at most ``size`` items."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class BatchedFolders:
+    """What every mailbox backend does the same way on top of its own ``list_uids``, ``fetch``
+    and ``move``: bounded batches, and the two folders handled mail goes to."""
+
+    def iter_batches(self, batch_size: int | None = None) -> Iterator[list[FetchedMessage]]:
+        """List the folder once, then fetch it ``batch_size`` messages at a time."""
+        uids = self.list_uids()
+        for chunk in split_batches(uids, batch_size or self.batch_size):
+            batch = self.fetch(chunk)
+            if batch:
+                yield batch
+
+    def move_to_processed(self, uids: Sequence[int]) -> None:
+        self.move(uids, self._cfg.processed_folder)
+
+    def move_to_quarantine(self, uids: Sequence[int]) -> None:
+        self.move(uids, self._cfg.quarantine_folder)
 
 
 # The adapters import the types above, so they come last.

@@ -35,11 +35,13 @@ from imapclient.exceptions import LoginError, ProtocolError
 
 from daemon import __version__
 from daemon.mailbox import (
+    BatchedFolders,
     FetchedMessage,
     MailboxAuthError,
     MailboxError,
     MailboxUnavailable,
     UidValidityChanged,
+    split_batches,
 )
 from daemon.tls import (
     NOT_TLS_REASONS,
@@ -74,14 +76,6 @@ def format_uid_set(uids: Sequence[int]) -> str:
         start = prev = uid
     parts.append(f"{start}:{prev}" if prev > start else str(start))
     return ",".join(parts)
-
-
-def split_batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    """Consecutive slices of at most ``size`` items."""
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, not {size}")
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def server_text(exc: Exception) -> str:
@@ -136,7 +130,7 @@ def is_response(item: Any, name: bytes) -> bool:
     return isinstance(item, tuple) and name in item[:2]
 
 
-class ImapMailbox:
+class ImapMailbox(BatchedFolders):
     """One IMAP connection to the complaints folder, described by a ``MailboxConfig``.
 
     ``cfg`` needs: host, port, security (``"ssl"``, ``"starttls"``, ``"none"``), username,
@@ -486,14 +480,6 @@ class ImapMailbox:
                 found.append(FetchedMessage(uid=uid, uidvalidity=self.uidvalidity, raw=bytes(raw)))
         return found
 
-    def iter_batches(self, batch_size: int | None = None) -> Iterator[list[FetchedMessage]]:
-        """List the folder once, then fetch it ``batch_size`` messages at a time."""
-        uids = self.list_uids()
-        for chunk in split_batches(uids, batch_size or self.batch_size):
-            batch = self.fetch(chunk)
-            if batch:
-                yield batch
-
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move ``uids`` to ``folder`` (created if the server asks for it with TRYCREATE)."""
         client = self._require_client()
@@ -511,12 +497,6 @@ class ImapMailbox:
                     raise
                 client.create_folder(folder)
                 self._move_now(client, uid_set, folder)
-
-    def move_to_processed(self, uids: Sequence[int]) -> None:
-        self.move(uids, self._cfg.processed_folder)
-
-    def move_to_quarantine(self, uids: Sequence[int]) -> None:
-        self.move(uids, self._cfg.quarantine_folder)
 
     def _move_now(self, client: IMAPClient, uid_set: str, folder: str) -> None:
         if self._offers("MOVE"):

@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemon.mailbox import FetchedMessage, MailboxError, MailboxUnavailable, UidValidityChanged
-from daemon.mailbox.imap import split_batches
+from daemon.mailbox import (BatchedFolders, FetchedMessage, MailboxError, MailboxUnavailable,
+                            UidValidityChanged)
 
 log = logging.getLogger("parkdesk.mailbox")
 
@@ -170,7 +170,7 @@ class UidIndex:
         return self._keys.get(uid)
 
 
-class MaildirMailbox:
+class MaildirMailbox(BatchedFolders):
     """A Maildir as the complaints folder, described by a ``MailboxConfig``.
 
     ``cfg`` needs: path, folder (``INBOX`` is the Maildir itself, another name a ``.Name``
@@ -341,14 +341,6 @@ class MaildirMailbox:
             found.append(FetchedMessage(uid=uid, uidvalidity=self.uidvalidity, raw=raw))
         return found
 
-    def iter_batches(self, batch_size: int | None = None) -> Iterator[list[FetchedMessage]]:
-        """List the inbox once, then read it ``batch_size`` messages at a time."""
-        uids = self.list_uids()
-        for chunk in split_batches(uids, batch_size or self.batch_size):
-            batch = self.fetch(chunk)
-            if batch:
-                yield batch
-
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move ``uids`` to ``folder`` (created if absent): one rename each, name and flags kept."""
         index = self._require_open()
@@ -375,12 +367,6 @@ class MaildirMailbox:
                 fsync_folder(changed / "new")
                 fsync_folder(changed / "cur")
             index.save()
-
-    def move_to_processed(self, uids: Sequence[int]) -> None:
-        self.move(uids, self._cfg.processed_folder)
-
-    def move_to_quarantine(self, uids: Sequence[int]) -> None:
-        self.move(uids, self._cfg.quarantine_folder)
 
     def _locate(self, key: str, *, fresh: bool = False) -> Path | None:
         """The file of message ``key`` in the inbox, None if it is not there any more."""
