@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable
 
 from . import cell_requests as cells
+from . import charts
 from .batch_common import Batch, full_range, stored_range
 from .call import Call
 from .dimensions import delete_dimension, grow_grid, insert_dimension
@@ -563,6 +564,7 @@ HANDLERS: dict[str, Callable[[Batch, dict[str, Any]], dict[str, Any]]] = {
     "updateConditionalFormatRule": cells.update_conditional_format_rule,
     "deleteConditionalFormatRule": cells.delete_conditional_format_rule,
     "autoResizeDimensions": cells.auto_resize_dimensions,
+    **charts.HANDLERS,  # addChart, updateChartSpec, deleteEmbeddedObject
 }
 
 

@@ -153,6 +153,9 @@ def set_data_validation(batch: Batch, req: dict[str, Any]) -> dict[str, Any]:
     rule = strip_nulls(req.get("rule")) if req.get("rule") else None
     if rule is not None and not (rule.get("condition") or {}).get("type"):
         raise batch.fail("rule.condition.type is required.")
+    if rule is not None:
+        # proto3 JSON: Google's answers leave out false booleans and empty strings.
+        rule = {k: v for k, v in rule.items() if v is not False and v != ""}
     for r in range(r0, r1):
         for c in range(c0, c1):
             cell = dict(sheet.get_cell(r, c) or {})
@@ -267,6 +270,11 @@ def _rule_sheet(batch: Batch, rule: dict[str, Any]) -> tuple[Sheet, dict[str, An
         batch.bounds(rng)
     stored = strip_nulls(copy.deepcopy(rule))
     stored["ranges"] = [stored_range(r, sheet) for r in ranges]
+    boolean = stored.get("booleanRule") or {}
+    if isinstance(boolean.get("format"), dict):
+        # Colours as in cell formats: 8 bits a channel, each Color mirrored by its ColorStyle.
+        source = (rule.get("booleanRule") or {}).get("format") or {}
+        boolean["format"] = sync_colors(boolean["format"], strip_nulls(source))
     return sheet, stored
 
 

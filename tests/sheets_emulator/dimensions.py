@@ -156,23 +156,29 @@ def insert_dimension(
         _inherit_formats(sheet, dim, source, start, end)
 
 
+INHERITED = ("userEnteredFormat", "dataValidation")
+
+
+def _inherited(cell: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: cell[key] for key in INHERITED if (cell or {}).get(key)}
+
+
 def _inherit_formats(sheet: Sheet, dim: str, source: int, start: int, end: int) -> None:
-    """New rows/columns take the formats of their neighbour, as in Sheets."""
+    """New rows/columns take the formats and data validation (drop-downs, checkboxes) of
+    their neighbour, as in Sheets."""
     if dim == "ROWS":
         formats = {
-            c: cell["userEnteredFormat"]
-            for c, cell in sheet.cells.get(source, {}).items()
-            if cell.get("userEnteredFormat")
+            c: kept for c, cell in sheet.cells.get(source, {}).items() if (kept := _inherited(cell))
         }
         for row in range(start, end):
-            for col, fmt in formats.items():
-                sheet.set_cell(row, col, {"userEnteredFormat": fmt})
+            for col, kept in formats.items():
+                sheet.set_cell(row, col, dict(kept))
     else:
         for row, cols in list(sheet.cells.items()):
-            fmt = (cols.get(source) or {}).get("userEnteredFormat")
-            if fmt:
+            kept = _inherited(cols.get(source))
+            if kept:
                 for col in range(start, end):
-                    sheet.set_cell(row, col, {"userEnteredFormat": fmt})
+                    sheet.set_cell(row, col, dict(kept))
 
 
 def delete_dimension(book: Spreadsheet, sheet: Sheet, dim: str, start: int, end: int) -> None:

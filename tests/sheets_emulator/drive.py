@@ -517,6 +517,16 @@ def create_permission(call: Call) -> dict[str, Any]:
                 reason="required",
                 location="permission.emailAddress",
             )
+        if email.lower() in call.store.without_google_account and not call.flag(
+            "sendNotificationEmail", True
+        ):
+            raise ApiError(
+                400,
+                f'Bad Request. User message: "You are trying to invite {email}. Since there is no '
+                "Google account associated with this email address, you must check the \"Notify "
+                'people\" box to invite this recipient."',
+                reason="invalidSharingRequest",
+            )
         perm["emailAddress"] = email
     elif kind == "domain":
         if not body.get("domain"):
@@ -542,7 +552,10 @@ def create_permission(call: Call) -> dict[str, Any]:
 
 def list_permissions(call: Call) -> dict[str, Any]:
     book = visible_book(call, call.path_args["fileId"])
-    return {"kind": "drive#permissionList", "permissions": [permission_out(p) for p in book.permissions]}
+    permissions = [permission_out(p) for p in book.permissions]
+    if not call.param("fields"):  # Drive answers a few default fields of each permission
+        permissions = [{k: p[k] for k in DEFAULT_PERMISSION_FIELDS if k in p} for p in permissions]
+    return {"kind": "drive#permissionList", "permissions": permissions}
 
 
 def _find_permission(book: Spreadsheet, perm_id: str) -> dict[str, Any]:

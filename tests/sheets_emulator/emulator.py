@@ -122,6 +122,12 @@ class SheetsEmulator:
                 book.permissions.append({"type": "user", "role": role, "emailAddress": email})
             self.store.save()
 
+    def set_without_google_account(self, *addresses: str) -> None:
+        """These addresses have no Google account: Drive refuses to share with them without
+        the invitation email (sendNotificationEmail=false), as Google does."""
+        with self.store.lock:
+            self.store.without_google_account = {address.lower() for address in addresses}
+
     def reset(self) -> None:
         """Forget spreadsheets, tokens, counts, quotas and pending failures (keys stay)."""
         with self.store.lock:

@@ -25,6 +25,7 @@ class BookEvaluator:
         self.book = book
         self.memo: dict[tuple[int, int, int], tuple[Any, bool]] = {}
         self.active: set[tuple[int, int, int]] = set()
+        self.evaluating: list[int] = []  # rows of the cells being evaluated, innermost last
 
     def effective(self, sheet: Sheet, row: int, col: int) -> tuple[Any, bool]:
         """(value, evaluated): value is float/str/bool/Err/None; evaluated False when
@@ -41,12 +42,14 @@ class BookEvaluator:
         if key in self.active:
             return formula.err("REF", CIRCULAR), True
         self.active.add(key)
+        self.evaluating.append(row)
         try:
             result: tuple[Any, bool] = (formula.evaluate(user_value["formulaValue"], self, sheet.title), True)
         except Unsupported:
             result = (None, False)
         finally:
             self.active.discard(key)
+            self.evaluating.pop()
         self.memo[key] = result
         return result
 
@@ -88,6 +91,10 @@ class BookEvaluator:
             cols = found.get(r, {})
             rows.append([cols.get(c) for c in range(max(cols, default=-1) + 1)])
         return RangeValue(rows, max(0, r1 - r0), max(0, c1 - c0))
+
+    def current_row(self) -> int:
+        """The 1-based row of the cell whose formula is being evaluated (for ROW())."""
+        return self.evaluating[-1] + 1 if self.evaluating else 1
 
     def now_serial(self) -> float:
         """Now as a serial number in the spreadsheet's time zone (for TODAY/NOW)."""

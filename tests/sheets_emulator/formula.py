@@ -99,6 +99,8 @@ class Context(Protocol):
 
     def now_serial(self) -> float: ...
 
+    def current_row(self) -> int: ...
+
 
 # -- tokens -------------------------------------------------------------------
 _SHEET = r"(?:'(?:[^']|'')+'|[^\W\d][\w.]*)!"

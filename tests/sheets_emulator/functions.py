@@ -2,7 +2,8 @@
 
 Numbers: SUM AVERAGE MIN MAX PRODUCT COUNT COUNTA COUNTBLANK COUNTIF SUMIF ROUND
 ROUNDUP ROUNDDOWN ABS INT MOD VALUE. Logic: IF IFERROR AND OR NOT ISBLANK ISNUMBER
-ISTEXT. Text: CONCATENATE CONCAT LEN UPPER LOWER TRIM LEFT RIGHT MID TEXT HYPERLINK.
+ISTEXT. Text: CONCATENATE CONCAT LEN UPPER LOWER TRIM LEFT RIGHT MID TEXT HYPERLINK
+REGEXMATCH. Position: ROW.
 Dates: TODAY NOW DATE (in the spreadsheet's time zone, shown as dates). Lookup:
 VLOOKUP. Any other function is not evaluated (see formula.Unsupported).
 """
@@ -255,8 +256,50 @@ def _hyperlink(ev: Evaluator, args: list[tuple]) -> Any:
     return ev.value(args[-1])
 
 
+_DATE_TEXT = re.compile(
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
+)
+
+
 def _value(ev: Evaluator, args: list[tuple]) -> Any:
-    return to_number(ev.value(args[0]))
+    """A number, or a date (and time) written as text ("2025-05-14 10:05") as its serial."""
+    value = ev.value(args[0])
+    number = to_number(value)
+    if isinstance(number, Err) and isinstance(value, str):
+        match = _DATE_TEXT.match(value)
+        if match:
+            year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
+            try:
+                moment = datetime(year, month, day, hour, minute, second)
+            except ValueError:
+                return number
+            delta = moment - datetime(1899, 12, 30)
+            return delta.days + delta.seconds / 86400
+    return number
+
+
+def _regexmatch(ev: Evaluator, args: list[tuple]) -> Any:
+    """REGEXMATCH(text, regular_expression): Google's RE2; Python's re agrees on the common
+    syntax ((?i), classes, alternation, anchors)."""
+    if len(args) != 2:
+        return err("N_A", "Wrong number of arguments to REGEXMATCH.")
+    text, pattern = to_text(ev.value(args[0])), to_text(ev.value(args[1]))
+    for part in (text, pattern):
+        if isinstance(part, Err):
+            return part
+    try:
+        return re.search(pattern, text) is not None  # type: ignore[arg-type]
+    except re.error:
+        return err("REF", f"Function REGEXMATCH parameter 2 value \"{pattern}\" is not a valid regular expression.")
+
+
+def _row(ev: Evaluator, args: list[tuple]) -> Any:
+    """ROW(): the row of the cell being evaluated; ROW(A5): 5."""
+    if not args:
+        return float(ev.context.current_row())
+    if args[0][0] == "ref":
+        return float(args[0][1].r0 + 1)
+    return err("N_A", "Argument must be a range.")
 
 
 def _criterion(value: Any) -> Callable[[Any], bool]:
@@ -403,6 +446,8 @@ FUNCTIONS.update(
         "TEXT": _text,
         "HYPERLINK": _hyperlink,
         "VALUE": _value,
+        "REGEXMATCH": _regexmatch,
+        "ROW": _row,
         "COUNTIF": _countif,
         "SUMIF": _sumif,
         "COUNTBLANK": _countblank,

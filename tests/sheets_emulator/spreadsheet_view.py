@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from .cell_values import formatted_text, json_number, python_to_effective
+from .charts import charts_out
 from .evaluation import BookEvaluator, display_format
 from .formats import effective_format
 from .store import Sheet, Spreadsheet
@@ -118,6 +119,8 @@ def sheet_out(
             **copy.deepcopy(sheet.basic_filter),
             "range": grid_range_out(sheet.basic_filter["range"], sid),
         }
+    if sheet.charts:
+        out["charts"] = charts_out(sheet)
     for attr, key in (("row_groups", "rowGroups"), ("column_groups", "columnGroups")):
         groups = getattr(sheet, attr)
         if groups:

@@ -100,6 +100,7 @@ class Sheet:
         self.column_groups: list[dict[str, Any]] = []
         self.row_meta: dict[int, dict[str, Any]] = {}
         self.col_meta: dict[int, dict[str, Any]] = {}
+        self.charts: list[dict[str, Any]] = []  # embedded charts over this sheet (charts.py)
 
     # -- properties -------------------------------------------------------------
     @property
@@ -163,6 +164,7 @@ class Sheet:
             "columnGroups": self.column_groups,
             "rowMeta": {str(k): v for k, v in self.row_meta.items()},
             "colMeta": {str(k): v for k, v in self.col_meta.items()},
+            "charts": self.charts,
         }
 
     @classmethod
@@ -179,6 +181,7 @@ class Sheet:
         sheet.column_groups = data.get("columnGroups", [])
         sheet.row_meta = {int(k): v for k, v in data.get("rowMeta", {}).items()}
         sheet.col_meta = {int(k): v for k, v in data.get("colMeta", {}).items()}
+        sheet.charts = data.get("charts", [])
         return sheet
 
     def clone(self) -> "Sheet":
@@ -193,6 +196,7 @@ class Sheet:
         other.column_groups = copy.deepcopy(self.column_groups)
         other.row_meta = copy.deepcopy(self.row_meta)
         other.col_meta = copy.deepcopy(self.col_meta)
+        other.charts = copy.deepcopy(self.charts)
         return other
 
 
@@ -405,6 +409,8 @@ class Store:
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.keys: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
+        # Addresses with no Google account: Drive shares with them only by an invitation email.
+        self.without_google_account: set[str] = set()
         if self.data_path and self.data_path.exists() and self.data_path.stat().st_size:
             self.load()
 
