@@ -20,6 +20,7 @@ import os
 import re
 import types
 import warnings
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +43,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 import email_validator
+
+from daemon.logs import register_secret
 
 # Parks run their own mail servers on internal names (.local, .lan) and the tests use .test:
 # let those through, as email-validator's documentation suggests, by removing them from its
@@ -168,6 +171,112 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+OAUTH2_PROVIDERS = ("google_service_account", "google_refresh_token",
+                    "microsoft_client_credentials", "microsoft_refresh_token")
+# What each provider needs besides ``provider``; a secret is "client_secret" or "refresh_token"
+# and may be given as ``<secret>_env`` or ``<secret>_file``.
+OAUTH2_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "google_service_account": ("key_file",),
+    "google_refresh_token": ("client_id", "client_secret", "refresh_token"),
+    "microsoft_client_credentials": ("tenant", "client_id", "client_secret"),
+    "microsoft_refresh_token": ("tenant", "client_id", "refresh_token"),
+}
+OAUTH2_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "google_service_account": ("subject", "token_url", "scope"),
+    "google_refresh_token": ("token_url", "scope"),
+    "microsoft_client_credentials": ("authority", "scope"),
+    "microsoft_refresh_token": ("client_secret", "authority", "scope"),
+}
+OAUTH2_SECRETS = ("client_secret", "refresh_token")
+
+
+class OAuth2Config(Section):
+    """How an XOAUTH2 login gets its access token (``auth: oauth2`` in mailbox or smtp)."""
+
+    provider: Literal["google_service_account", "google_refresh_token",
+                      "microsoft_client_credentials", "microsoft_refresh_token"] = Field(
+        description="google_service_account, google_refresh_token, microsoft_client_credentials "
+                    "or microsoft_refresh_token")
+    key_file: ConfigPath | None = Field(
+        None, description="the service-account key file (JSON) with domain-wide delegation")
+    subject: EmailStr | None = Field(
+        None, description="the mailbox the service account acts for (default: username)")
+    tenant: Text | None = Field(
+        None, description="the Microsoft 365 tenant id or domain, e.g. park.onmicrosoft.com")
+    client_id: Text | None = Field(None, description="the OAuth client (application) id")
+    client_secret_env: EnvVarName | None = Field(
+        None, description="the name of the environment variable holding the client secret")
+    client_secret_file: ConfigPath | None = Field(
+        None, description="a file holding only the client secret")
+    refresh_token_env: EnvVarName | None = Field(
+        None, description="the name of the environment variable holding the refresh token")
+    refresh_token_file: ConfigPath | None = Field(
+        None, description="a file holding only the refresh token")
+    token_url: HttpUrl | None = Field(
+        None, description="Google's token address, only to replace "
+                          "https://oauth2.googleapis.com/token")
+    authority: HttpUrl | None = Field(
+        None, description="Microsoft's sign-in address, only to replace "
+                          "https://login.microsoftonline.com (national clouds)")
+    scope: Text | None = Field(
+        None, description="the access asked for (default: https://mail.google.com/ for Google, "
+                          "https://outlook.office365.com/.default for Microsoft)")
+    _where: str = PrivateAttr("oauth2")
+    _source: str = PrivateAttr(DEFAULT_CONFIG_NAME)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if isinstance(context, dict) and context.get("source_name"):
+            self._source = context["source_name"]
+
+    def client_secret(self) -> str | None:
+        """The client secret, read now from its variable or file; None if neither is set."""
+        value = self._secret("client_secret", "client secret")
+        register_secret(value)  # masked in every log line from now on
+        return value
+
+    def refresh_token(self) -> str | None:
+        """The refresh token, read now from its variable or file; None if neither is set."""
+        value = self._secret("refresh_token", "refresh token")
+        register_secret(value)  # masked in every log line from now on
+        return value
+
+    def secret_source(self, secret: str) -> str:
+        """Where a secret is kept, for messages: ``environment variable X`` or ``file F``."""
+        env, file = getattr(self, f"{secret}_env"), getattr(self, f"{secret}_file")
+        if env:
+            return f"the environment variable {env}"
+        if file:
+            return f"the file {file}"
+        return f"{self._where}.{secret}_env"
+
+    def _secret(self, secret: str, label: str) -> str | None:
+        env, file = getattr(self, f"{secret}_env"), getattr(self, f"{secret}_file")
+        if env:
+            where = f"{self._where}.{secret}_env: environment variable {env}"
+            value = os.environ.get(env)
+            if not value:
+                state = "is not set" if value is None else "is empty"
+                self._fail(f"{where} {state}; set it to the {label} before starting ParkDesk")
+            return value
+        if file:
+            where = f"{self._where}.{secret}_file: {file}"
+            try:
+                value = Path(file).read_text(encoding="utf-8-sig").strip()
+            except FileNotFoundError:
+                self._fail(f"{where} does not exist; create it with the {label} as its only line")
+            except UnicodeDecodeError:
+                self._fail(f"{where} is not UTF-8 text; save it as UTF-8")
+            except OSError as exc:
+                self._fail(f"{where} cannot be read ({exc.strerror})")
+            if not value:
+                self._fail(f"{where} is empty; write the {label} in it")
+            return value
+        return None
+
+    def _fail(self, problem: str) -> NoReturn:
+        raise ConfigError([problem], self._source)
+
+
 class PasswordSource(Section):
     """A section that logs in with a password kept outside config.yaml."""
 
@@ -182,11 +291,17 @@ class PasswordSource(Section):
         None, description="the name of the environment variable holding the password")
     password_file: ConfigPath | None = Field(
         None, description="a file holding only the password (relative to config.yaml's folder)")
+    auth: Literal["password", "oauth2"] = Field(
+        "password", description="password, or oauth2 (XOAUTH2 with an access token)")
+    oauth2: OAuth2Config | None = Field(
+        None, description="the oauth2 section: provider and its keys (when auth is oauth2)")
     _source: str = PrivateAttr(DEFAULT_CONFIG_NAME)
 
     def model_post_init(self, context: Any, /) -> None:
         if isinstance(context, dict) and context.get("source_name"):
             self._source = context["source_name"]
+        if self.oauth2 is not None:
+            self.oauth2._where = f"{self.section}.oauth2"
 
     @model_validator(mode="before")
     @classmethod
@@ -215,6 +330,7 @@ class PasswordSource(Section):
                        f"before starting ParkDesk")
         if not value:
             self._fail(f"{where} is empty; set it to the {self.secret_label} password")
+        register_secret(value)  # masked in every log line from now on
         return value
 
     def _password_from_file(self, path: Path) -> str:
@@ -230,6 +346,7 @@ class PasswordSource(Section):
             self._fail(f"{where} cannot be read ({exc.strerror})")
         if not value:
             self._fail(f"{where} is empty; write the {self.secret_label} password in it")
+        register_secret(value)  # masked in every log line from now on
         return value
 
     def _fail(self, problem: str) -> NoReturn:
@@ -424,6 +541,98 @@ class CommandsConfig(Section):
     review: tuple[Text, ...] = Field(("检讨", "REVIEW"), min_length=1)
 
 
+# --- the periodic digest (review section) ----------------------------------------------------
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DIGEST_ROLES = ("leadership", "service_center")
+DIGEST_SCHEDULE_HELP = (
+    "write a weekday and a 24-hour time such as 'monday 09:00', or 'every day 08:30' "
+    "(in the park's time zone); for a monthly digest set review.digest_period: month, and it "
+    "is sent at the first of these times after each month ends")
+
+
+@dataclass(frozen=True)
+class DigestTime:
+    """When the digest may go out: ``weekday`` 0 (Monday) to 6, or None for every day."""
+
+    weekday: int | None
+    hour: int
+    minute: int
+
+
+def parse_digest_schedule(text: str) -> DigestTime:
+    """``"monday 09:00"``, ``"every monday 9:00"``, ``"mon 09:00"``, ``"every day 08:30"``,
+    ``"daily 08:30"`` -> ``DigestTime``; anything else (``"1st of month"``) -> ValueError."""
+    words = str(text).casefold().split()
+    if words[:1] == ["every"]:
+        words = words[1:]
+    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", words[-1]) if len(words) == 2 else None
+    day = words[0] if clock else ""
+    if day in ("day", "daily"):
+        return DigestTime(None, int(clock.group(1)), int(clock.group(2)))
+    matches = [index for index, name in enumerate(WEEKDAYS) if day and name.startswith(day)
+               and len(day) >= 3]
+    if len(matches) != 1:
+        raise ValueError(f"{_quote(text)} is not a schedule ParkDesk understands; "
+                         f"{DIGEST_SCHEDULE_HELP}")
+    return DigestTime(matches[0], int(clock.group(1)), int(clock.group(2)))
+
+
+def check_digest_schedule(text: str) -> str:
+    try:
+        parse_digest_schedule(text)
+    except ValueError as exc:
+        raise _refuse(str(exc)) from None
+    return " ".join(text.split())
+
+
+def check_digest_recipient(value: str) -> str:
+    """``leadership``, ``service_center`` (those lists of this file) or an email address."""
+    if value in DIGEST_ROLES:
+        return value
+    try:
+        return email_validator.validate_email(value, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as exc:
+        raise _refuse(f"{_quote(value)} is neither leadership, service_center nor an email "
+                      f"address ({str(exc).rstrip('.')})") from None
+
+
+DigestSchedule = Annotated[Text, AfterValidator(check_digest_schedule)]
+DigestRecipient = Annotated[Text, AfterValidator(check_digest_recipient)]
+
+
+class ReviewConfig(Section):
+    """The periodic review mailed as a digest to leadership and the service center."""
+
+    dashboard_enabled: bool = Field(
+        True, description="rebuild the Dashboard and Recurring tabs once a day: true or false")
+    digest_enabled: bool = Field(True, description="send the digest: true or false")
+    digest_schedule: DigestSchedule = Field(
+        "monday 09:00", validate_default=True,
+        description="when the digest goes out, e.g. monday 09:00 or every day 08:30")
+    digest_period: Literal["week", "month"] = Field(
+        "week", description="what one digest covers: week or month")
+    digest_to: tuple[DigestRecipient, ...] = Field(
+        DIGEST_ROLES, min_length=1,
+        description="who gets it: leadership, service_center and/or email addresses")
+
+    @property
+    def schedule(self) -> DigestTime:
+        return parse_digest_schedule(self.digest_schedule)
+
+
+class HealthConfig(Section):
+    """When the service center is alerted that ParkDesk itself is in trouble (one email per
+    outage, one when it recovers)."""
+
+    alert_after_minutes: int = Field(
+        15, ge=1, description="minutes intake or sending may fail before the service center is alerted")
+    stale_mail_minutes: int = Field(
+        30, ge=1, description="minutes a message may wait unprocessed in the mailbox before an alert")
+    alert_to: tuple[EmailStr, ...] = Field(
+        (), description="who gets the alerts (default: the service_center addresses)")
+
+
 # ``register`` is also the name of ABCMeta.register, a class method pydantic models inherit;
 # the field only shadows it on instances, which is what we want. Silence pydantic's warning.
 warnings.filterwarnings("ignore", message='Field name "register" in "Config" shadows')
@@ -458,6 +667,10 @@ class Config(Section):
         AftercareConfig(), description="the aftercare section: return visit, review, archive")
     commands: CommandsConfig = Field(CommandsConfig(),
                                      description="the commands section: words of email replies")
+    review: ReviewConfig = Field(ReviewConfig(),
+                                 description="the review section: the periodic digest email")
+    health: HealthConfig = Field(
+        HealthConfig(), description="the health section: when ParkDesk alerts about itself")
     _config_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     def model_post_init(self, context: Any, /) -> None:
@@ -538,13 +751,70 @@ def find_backend_problems(data: dict) -> list[str]:
                 what = f"; expected {expected}" if expected else ""
                 problems.append(f"{name}.{key}: required when {name}.backend is {backend}{what}")
         problems += _password_problems(name, backend, section)
+        problems += _oauth2_problems(name, backend, section)
     return problems
+
+
+def _oauth2_problems(name: str, backend: str, section: dict) -> list[str]:
+    """With ``auth: oauth2``: a login, an oauth2 section, and the keys its provider needs."""
+    model = SECTION_MODELS[name]
+    if (not issubclass(model, PasswordSource) or backend != model.server_backend
+            or section.get("auth") != "oauth2"):
+        return []
+    problems = []
+    if not _given(section, "username"):
+        problems.append(f"{name}.username: required when {name}.auth is oauth2; write the "
+                        f"mailbox address the access token is for")
+    oauth2 = section.get("oauth2")
+    if not isinstance(oauth2, dict):
+        if oauth2 is None:
+            problems.append(f"{name}.oauth2: required when {name}.auth is oauth2; write an "
+                            f"oauth2 section with provider: and its keys (see the example "
+                            f"config.yaml)")
+        return problems
+    provider = oauth2.get("provider")
+    if provider not in OAUTH2_REQUIREMENTS:
+        return problems  # a missing or unknown provider is reported on its own
+    for key in OAUTH2_REQUIREMENTS[provider]:
+        if key in OAUTH2_SECRETS:
+            problems += _oauth2_secret_problems(name, provider, oauth2, key, required=True)
+        elif not _given(oauth2, key):
+            expected = OAuth2Config.model_fields[key].description
+            problems.append(f"{name}.oauth2.{key}: required when provider is {provider}; "
+                            f"expected {expected}")
+    for key in OAUTH2_SECRETS:
+        if key in OAUTH2_OPTIONAL[provider]:
+            problems += _oauth2_secret_problems(name, provider, oauth2, key, required=False)
+    used = {*OAUTH2_REQUIREMENTS[provider], *OAUTH2_OPTIONAL[provider], "provider"}
+    for key in oauth2:
+        stem = re.sub(r"_(env|file)$", "", str(key))
+        stem = stem if stem in OAUTH2_SECRETS else str(key)
+        if key in OAuth2Config.model_fields and stem not in used and _given(oauth2, key):
+            problems.append(f"{name}.oauth2.{key}: not used by provider {provider}; remove it "
+                            f"(or check provider)")
+    return problems
+
+
+def _oauth2_secret_problems(name: str, provider: str, oauth2: dict, secret: str,
+                            required: bool) -> list[str]:
+    sources = [f"{secret}_{kind}" for kind in ("env", "file") if _given(oauth2, f"{secret}_{kind}")]
+    if len(sources) == 2:
+        return [f"{name}.oauth2: both {secret}_env and {secret}_file are set; keep only one"]
+    if required and not sources:
+        label = secret.replace("_", " ")
+        return [f"{name}.oauth2.{secret}_env: required when provider is {provider}; write "
+                f"{secret}_env: PARKDESK_{name.upper()}_{secret.upper()} and set that "
+                f"environment variable to the {label}, or write {secret}_file: "
+                f"{name}-{secret.replace('_', '-')}.txt (never the {label} itself)"]
+    return []
 
 
 def _password_problems(name: str, backend: str, section: dict) -> list[str]:
     model = SECTION_MODELS[name]
     if not issubclass(model, PasswordSource) or backend != model.server_backend:
         return []
+    if section.get("auth") == "oauth2":
+        return []  # the login uses an access token; see _oauth2_problems
     if any(str(key).casefold() in PASSWORD_KEYS for key in section):
         return []  # a password written in the file gets its own message
     sources = [key for key in ("password_env", "password_file") if _given(section, key)]
@@ -675,6 +945,11 @@ def describe_unknown_key(loc: tuple) -> str:
         return (f"{path}: passwords must not be written in config.yaml; put it in an environment "
                 f"variable and write password_env: {model.example_env}, or in a file and write "
                 f"password_file: {model.example_file} (a path relative to config.yaml's folder)")
+    if parent and parent[-1] == "oauth2" and key in (*OAUTH2_SECRETS, "access_token"):
+        secret = "refresh_token" if key == "access_token" else key
+        return (f"{path}: secrets must not be written in config.yaml; put it in an environment "
+                f"variable and write {secret}_env: PARKDESK_{secret.upper()}, or in a file and "
+                f"write {secret}_file: {secret.replace('_', '-')}.txt")
     allowed = _allowed_keys(loc[:-1])
     guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if guess:

@@ -444,7 +444,7 @@ def test_several_problems_in_one_message(tmp_path):
         "  categories[1].department: 'finance' is not a department key; the department keys are "
         "property, facilities, security",
         "  extra_section: unknown key; the keys allowed here are park, state_dir, mailbox, smtp, "
-        "register, service_center, leadership, departments, categories, priorities, intake, dispatch, aftercare, commands",
+        "register, service_center, leadership, departments, categories, priorities, intake, dispatch, aftercare, commands, review, health",
     ])
     assert "hunter2" not in str(caught.value)
 
