@@ -28,6 +28,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient, SocketTimeout
@@ -56,6 +57,7 @@ log = logging.getLogger("parkdesk.mailbox")
 IDLE_MAX_SECONDS = 25 * 60
 ID_PARAMETERS = {"name": "ParkDesk", "version": __version__, "vendor": "ParkDesk"}
 DELETED = rb"\Deleted"
+OLDEST_SAMPLE = 20  # lowest UIDs whose arrival times are read to find the oldest waiting message
 
 # RFC 5530 response codes that mean "not now" rather than "not you".
 TEMPORARY_CODES = ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]")
@@ -125,6 +127,11 @@ def enable_keepalive(sock: socket.socket, idle_seconds: int = 60, interval_secon
         log.debug("cannot enable TCP keepalive: %s", exc)
 
 
+def as_aware(moment: datetime) -> datetime:
+    """imapclient gives INTERNALDATE in the machine's local time without a zone: attach it."""
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
 def is_response(item: Any, name: bytes) -> bool:
     """True for a parsed untagged response such as ``(3, b'EXISTS')`` or ``(b'BYE', ...)``."""
     return isinstance(item, tuple) and name in item[:2]
@@ -159,6 +166,7 @@ class ImapMailbox(BatchedFolders):
         self._previous_uidvalidity: int | None = None
         self._listed_uidvalidity: int | None = None
         self._highest_uid_seen = 0
+        self._tokens: Any = None  # daemon.oauth.TokenSource, made at the first XOAUTH2 login
 
     # --- state ------------------------------------------------------------------------------
 
@@ -280,6 +288,9 @@ class ImapMailbox(BatchedFolders):
             raise MailboxError(str(exc)) from None
 
     def _login(self) -> None:
+        if getattr(self._cfg, "auth", "password") == "oauth2":
+            self._login_with_token()
+            return
         client = self._require_client()
         username = self._cfg.username
         password = self._cfg.password()
@@ -299,6 +310,63 @@ class ImapMailbox(BatchedFolders):
                     raise exc.__context__ from None  # the connection broke; not a refusal
                 raise self._login_failure(server_text(exc)) from None
             self._capabilities = frozenset(client.capabilities())
+
+    def _login_with_token(self) -> None:
+        """XOAUTH2 login with an access token; a refused token is renewed once and retried
+        (it may have expired or been revoked before the time it was issued for)."""
+        # Imported here: daemon.oauth imports this package.
+        from daemon.oauth import TokenRefreshError, TokenServiceUnavailable, token_source_for
+
+        username = self._cfg.username
+        try:
+            if self._tokens is None:
+                self._tokens = token_source_for(self._cfg, "mailbox")
+            self._present_token(self._tokens)
+        except TokenServiceUnavailable as exc:
+            raise MailboxUnavailable(f"Cannot log in to {self.host} as {username}: {exc}; "
+                                     f"it will be tried again.") from None
+        except TokenRefreshError:
+            self._tokens = None  # the next login reads the mailbox.oauth2 secrets again
+            raise
+
+    def _present_token(self, tokens: Any) -> None:
+        client = self._require_client()
+        username = self._cfg.username
+        token = tokens.access_token()
+        with self._io("log in"):
+            if b"AUTH=XOAUTH2" not in client.capabilities():
+                raise MailboxError(
+                    f"The mail server {self.host} does not offer OAuth2 logins (XOAUTH2): set "
+                    f"mailbox.auth to password, or check mailbox.host and mailbox.security."
+                )
+            for attempt in (1, 2):
+                try:
+                    client.oauth2_login(username, token)
+                    break
+                except LoginError as exc:
+                    if isinstance(exc.__context__, imaplib.IMAP4.abort):
+                        raise exc.__context__ from None  # the connection broke; not a refusal
+                    text = server_text(exc)
+                    if attempt == 2 or any(code in text for code in TEMPORARY_CODES):
+                        raise self._token_login_failure(text) from None
+                log.info("%s refused the access token for %s (%s); getting a new one",
+                         self.host, username, text)
+                token = tokens.refresh()
+            self._capabilities = frozenset(client.capabilities())
+
+    def _token_login_failure(self, text: str) -> MailboxError:
+        username = self._cfg.username
+        if any(code in text for code in TEMPORARY_CODES):
+            return MailboxUnavailable(
+                f"The mail server {self.host} cannot check the login for {username} "
+                f"right now ({text}); it will be tried again."
+            )
+        return MailboxAuthError(
+            f"The mail server {self.host} refused a new access token for {username} ({text}) "
+            f"from {self._tokens.description}: check that mailbox.username is the mailbox the "
+            f"token is for, that IMAP and OAuth2 (XOAUTH2) logins are allowed for it, and the "
+            f"mailbox.oauth2 section."
+        )
 
     def _login_failure(self, text: str) -> MailboxError:
         username = self._cfg.username
@@ -498,6 +566,22 @@ class ImapMailbox(BatchedFolders):
                 client.create_folder(folder)
                 self._move_now(client, uid_set, folder)
 
+    def oldest_waiting(self) -> datetime | None:
+        """When the oldest message still in the folder arrived, or None if it is empty.
+
+        The arrival time is the server's INTERNALDATE (RFC 3501 2.3.3) of the lowest UIDs (the
+        first arrivals), as an aware datetime. For the health check: mail that waits too long.
+        """
+        client = self._require_client()
+        with self._io("look at the waiting mail"):
+            uids = sorted(int(uid) for uid in client.search("UNDELETED"))
+            if not uids:
+                return None
+            data = client.fetch(uids[:OLDEST_SAMPLE], ["INTERNALDATE"])
+        dates = [as_aware(item[b"INTERNALDATE"]) for item in data.values()
+                 if isinstance(item.get(b"INTERNALDATE"), datetime)]
+        return min(dates, default=None)
+
     def _move_now(self, client: IMAPClient, uid_set: str, folder: str) -> None:
         if self._offers("MOVE"):
             client.move(uid_set, folder)
@@ -662,6 +746,9 @@ class ReconnectingMailbox:
 
     def move_to_quarantine(self, uids: Sequence[int]) -> None:
         self._call(lambda mb: mb.move_to_quarantine(uids))
+
+    def oldest_waiting(self) -> datetime | None:
+        return self._call(lambda mb: mb.oldest_waiting())
 
     def wait_for_mail(self, timeout_seconds: float) -> bool:
         deadline = self._clock() + timeout_seconds

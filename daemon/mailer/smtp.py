@@ -86,6 +86,7 @@ class SmtpMailer:
     def __init__(self, cfg: Any, *, timeout: float | None = None) -> None:
         self._cfg = cfg
         self._timeout = float(timeout if timeout is not None else cfg.timeout_seconds)
+        self._tokens: Any = None  # daemon.oauth.TokenSource, made at the first XOAUTH2 login
 
     def check(self) -> None:
         """Connect, log in and quit; MailerError with a plain message if anything fails."""
@@ -230,6 +231,9 @@ class SmtpMailer:
             raise Unreachable(describe_failure(exc, self._timeout)) from exc
 
     def _login(self, connection: smtplib.SMTP) -> None:
+        if getattr(self._cfg, "auth", "password") == "oauth2":
+            self._login_with_token(connection)
+            return
         cfg = self._cfg
         where = describe_password_source(cfg, "smtp")
         try:
@@ -264,6 +268,64 @@ class SmtpMailer:
                 f"The SMTP login for {cfg.username} failed: SMTP logins accept only ASCII "
                 f"characters: check smtp.username and {where}."
             ) from None
+
+    def _login_with_token(self, connection: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2 with an access token; a refused token is renewed once and retried."""
+        # Imported here: daemon.oauth imports this package.
+        from daemon.oauth import TokenRefreshError, TokenServiceUnavailable, token_source_for
+
+        cfg = self._cfg
+        if "XOAUTH2" not in connection.esmtp_features.get("auth", "").upper().split():
+            raise MailerError(
+                f"The SMTP server {cfg.host} does not offer OAuth2 logins (XOAUTH2) on this "
+                f"connection: set smtp.security to starttls or ssl, or smtp.auth to password."
+            )
+        try:
+            if self._tokens is None:
+                self._tokens = token_source_for(cfg, "smtp")
+            token = self._tokens.access_token()
+            for attempt in (1, 2):
+                code, reply = self._send_xoauth2(connection, token)
+                if code == 235:
+                    return
+                if not is_permanent(code):
+                    raise Unreachable(f"the login could not be checked right now ({reply})")
+                if attempt == 2:
+                    raise MailerError(
+                        f"The SMTP server {cfg.host} refused a new access token for "
+                        f"{cfg.username} ({reply}) from {self._tokens.description}: check that "
+                        f"smtp.username is the mailbox the token is for, that SMTP AUTH is "
+                        f"allowed for it, and the smtp.oauth2 section."
+                    )
+                log.info("%s refused the access token for %s (%s); getting a new one",
+                         cfg.host, cfg.username, reply)
+                token = self._tokens.refresh()
+        except TokenServiceUnavailable as exc:
+            raise Unreachable(f"cannot log in as {cfg.username}: {exc}") from None
+        except TokenRefreshError:
+            self._tokens = None  # the next login reads the smtp.oauth2 secrets again
+            raise
+
+    def _send_xoauth2(self, connection: smtplib.SMTP, token: str) -> tuple[int, str]:
+        """One AUTH XOAUTH2 exchange; ``(reply code, reply)``. A refusal first comes as a 334
+        challenge carrying a JSON error, which is answered with an empty line."""
+        from daemon.oauth import xoauth2_response
+
+        answer = xoauth2_response(self._cfg.username, token)
+
+        def respond(challenge: bytes | None = None) -> str:
+            return answer if challenge is None else ""
+
+        try:
+            code, reply = connection.auth("XOAUTH2", respond, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code, describe_reply(exc.smtp_code, exc.smtp_error)
+        except UnicodeEncodeError:
+            raise MailerError(
+                f"The SMTP login for {self._cfg.username} failed: SMTP logins accept only ASCII "
+                f"characters: check smtp.username."
+            ) from None
+        return code, describe_reply(code, reply)
 
     def _ssl_context(self) -> ssl.SSLContext:
         try:

@@ -99,11 +99,16 @@ class DovecotServer:
         account: ServerAccount,
         *,
         hierarchy_separator: str = ".",
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self.root = root
         self.tls = tls
         self.account = account
         self.hierarchy_separator = hierarchy_separator
+        # Opt-in: also accept XOAUTH2/OAUTHBEARER logins, checking each token with a POST to
+        # this RFC 7662 introspection URL (https, trusting the bench CA); see _render_oauth2.
+        self.oauth2_introspection_url = oauth2_introspection_url
+        self.oauth2_config_file = root / "dovecot-oauth2.conf.ext"
         self.run_dir = root / "run"
         self.state_dir = root / "state"
         self.users_dir = root / "users"
@@ -145,6 +150,8 @@ class DovecotServer:
             while self.imaps_port == self.imap_port:
                 self.imaps_port = find_free_port()
             self.config_file.write_text(self._render_config(), encoding="utf-8")
+            if self.oauth2_introspection_url:
+                self.oauth2_config_file.write_text(self._render_oauth2(), encoding="utf-8")
             self._launch(dovecot)
             try:
                 self._wait_until_ready(timeout)
@@ -313,7 +320,30 @@ class DovecotServer:
         for path in paths:
             os.chown(path, self.account.uid, self.account.gid)
 
+    def _render_oauth2(self) -> str:
+        """The oauth2 passdb's settings: every token is checked by the introspection URL, which
+        answers ``{"active": true|false, "email": <user>}`` (Dovecot 2.3 db-oauth2 settings)."""
+        return f"""\
+introspection_mode = post
+introspection_url = {self.oauth2_introspection_url}
+force_introspection = yes
+username_attribute = email
+active_attribute = active
+active_value = true
+tls_ca_cert_file = {self.tls.ca_file}
+timeout_msecs = 5000
+"""
+
+    def _oauth2_settings(self) -> tuple[str, str]:
+        """(extra auth mechanisms, the oauth2 passdb block) when OAuth2 is on, else empty."""
+        if not self.oauth2_introspection_url:
+            return "", ""
+        passdb = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                  f"  args = {self.oauth2_config_file}\n}}\n")
+        return " xoauth2 oauthbearer", passdb
+
     def _render_config(self) -> str:
+        oauth2_mechanisms, oauth2_passdb = self._oauth2_settings()
         account = self.account.name
         group = grp.getgrgid(self.account.gid).gr_name
         no_chroot = "".join(
@@ -340,7 +370,7 @@ ssl_cert = <{self.tls.cert_file}
 ssl_key = <{self.tls.key_file}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 auth_failure_delay = 0
 
 mail_location = maildir:~/Maildir
@@ -352,7 +382,7 @@ protocol imap {{
   mail_max_userip_connections = 100
 }}
 
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {self.users_dir}/%Lu
 }}

@@ -24,7 +24,10 @@ who logged in, whether TLS was on) for tests that look at the envelope.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import errno
+import json
 import logging
 import smtplib
 import ssl
@@ -34,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 from tests.mailbench.dovecot import LISTEN_HOST, find_free_port
 from tests.mailbench.faults import SmtpFaults
@@ -143,6 +146,51 @@ class RelayHandler:
         return f"250 2.0.0 OK: delivered to {len(envelope.rcpt_tos)} mailbox(es)"
 
 
+XOAUTH2_ERROR = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+
+
+def parse_xoauth2(blob: bytes) -> tuple[str, str]:
+    """``b"user=u\\x01auth=Bearer t\\x01\\x01"`` -> ``("u", "t")`` (``("", "")`` if malformed)."""
+    fields = dict(
+        part.split("=", 1) for part in blob.decode("utf-8", "replace").split("\x01") if "=" in part
+    )
+    auth = fields.get("auth", "")
+    token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+    return fields.get("user", ""), token
+
+
+class XOAuth2RelayHandler(RelayHandler):
+    """The relay's handler plus AUTH XOAUTH2 (opt-in): ``check_token(user, token)`` decides.
+
+    A refused token gets Google's answer: a 334 challenge holding a JSON error, then, after
+    the client's empty line, 535.
+    """
+
+    def __init__(self, *args: Any, check_token: Callable[[str, str], bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._check_token = check_token
+
+    async def auth_XOAUTH2(self, server, args) -> AuthResult:  # noqa: N802 - aiosmtpd's naming
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        user, token = parse_xoauth2(blob)
+        loop = asyncio.get_running_loop()
+        if user and token and await loop.run_in_executor(None, self._check_token, user, token):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        if await server.challenge_auth(json.dumps(XOAUTH2_ERROR)) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Username and token not accepted")
+
+
 class PasswordAuthenticator:
     """aiosmtpd authenticator for AUTH PLAIN/LOGIN against the bench's users."""
 
@@ -171,13 +219,18 @@ class SmtpRelay:
         tls_context: ssl.SSLContext,
         faults: SmtpFaults,
         auth_required: bool = False,
+        check_token: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.host = LISTEN_HOST
         self.port = 0
         self.tls_port = 0
         self._received: list[ReceivedMessage] = []
         self._lock = threading.Lock()
-        self._handler = RelayHandler(lmtp_socket, is_known, faults, self._record)
+        if check_token is None:
+            self._handler = RelayHandler(lmtp_socket, is_known, faults, self._record)
+        else:  # opt-in: AUTH XOAUTH2 as well, each token checked by check_token(user, token)
+            self._handler = XOAuth2RelayHandler(lmtp_socket, is_known, faults, self._record,
+                                                check_token=check_token)
         self._tls_context = tls_context
         self._smtp_options: dict[str, Any] = {
             "server_hostname": GREETING_HOST,
