@@ -60,6 +60,7 @@ from daemon.register.archive import (
 from daemon.register.departments import department_grid, same_grid
 from daemon.register.errors import RegisterError
 from daemon.register.http_client import DEFAULT_API_ENDPOINT, RegisterHTTPClient
+from daemon.logs import register_secret
 from daemon.retry import Backoff
 from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
@@ -75,6 +76,7 @@ from daemon.sheet_layout import (
 )
 
 log = logging.getLogger("parkdesk.register")
+DRIVE_FILES_URL = "https://www.googleapis.com/drive/v3/files/"  # rewritten like every Google URL
 
 SCOPES = [
     "https://www.googleapis.com/auth/spreadsheets",
@@ -199,6 +201,8 @@ def load_service_account(path: Path | str) -> Credentials:
     missing = [name for name in ("client_email", "private_key", "token_uri") if not info.get(name)]
     if missing:
         raise RegisterError(f"{where} lacks the field(s) {', '.join(missing)}. Download a new key.")
+    for secret in ("private_key", "private_key_id"):  # masked in every log line from now on
+        register_secret(info.get(secret) if isinstance(info.get(secret), str) else None)
     try:
         return Credentials.from_service_account_info(info, scopes=SCOPES)
     except Exception:  # noqa: BLE001 - whatever the parser says may quote the key
@@ -312,6 +316,34 @@ class GoogleRegister:
     def request_counts(self) -> dict[str, int]:
         """HTTP requests sent so far per API method, retries included."""
         return dict(self._http.request_counts)
+
+    @property
+    def http_client(self) -> RegisterHTTPClient:
+        """The authenticated HTTP client (retries, plain-language errors) for other API calls."""
+        return self._http
+
+    def header_columns(self, tab: str) -> dict[str, int] | None:
+        """Column key -> 0-based position in ``tab``'s header row as last read or written
+        (``ensure_layout`` reads Register's and Activity's); None if not read yet."""
+        view = self._headers.get(tab)
+        return dict(view.columns) if view is not None else None
+
+    def service_account_can_edit(self) -> bool:
+        """Whether Google Drive says the service account may edit the sheet (``canEdit``).
+
+        A reader passes every read, and ``ensure_layout`` writes nothing once the layout is in
+        place, so only this tells a read-only share from an editor's. ``RegisterError`` if
+        Drive cannot be asked (its message says what to fix).
+        """
+        response = self._http.request(
+            "get", DRIVE_FILES_URL + self.spreadsheet_id,
+            params={"fields": "capabilities/canEdit", "supportsAllDrives": "true"})
+        try:
+            answer = response.json()
+        except ValueError:
+            raise RegisterError("Google Drive's answer about the sheet's sharing was not "
+                                "JSON; try again later") from None
+        return bool(answer.get("capabilities", {}).get("canEdit"))
 
     # -- layout --------------------------------------------------------------------------------
 

@@ -46,7 +46,6 @@ import logging
 import os
 import re
 import time
-import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -88,6 +87,11 @@ from daemon.register.google_sheet import (
     locate_rows,
     used_width,
 )
+from daemon.register.layout_rules import (  # widths shared with the Google layout
+    MIN_COLUMN_WIDTH,
+    column_width,
+    display_width,
+)
 from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
     ACTIVITY_KEYS,
@@ -126,12 +130,6 @@ HEADER_ALIGNMENT = Alignment(vertical="center", wrap_text=True)
 NEW_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
 SERIOUS_FILL = PatternFill(fill_type="solid", start_color="FFF8CBAD", end_color="FFF8CBAD")
 TEXT_FORMAT = "@"  # Excel keeps what staff type as text: phone numbers, times, references
-COLUMN_WIDTHS: Mapping[str, float] = {
-    "subject": 32, "content": 60, "attachments": 30, "location": 20, "email": 26,
-    "result": 40, "feedback": 32, "review": 32, "notes": 32, "message_id": 36, "detail": 60,
-    "escalations": 28, "name": 24, "head": 30, "members": 60, "categories": 30,
-}
-MIN_COLUMN_WIDTH = 10
 LAST_ROW = 1_048_576  # Excel's last row: validations and highlights cover the whole column
 
 # Characters XML 1.0 (and so .xlsx) cannot hold; what a tenant's mail may still contain.
@@ -194,11 +192,6 @@ def display_text(value: Any) -> str:
     if isinstance(value, timedelta):
         return str(value)
     return str(value)
-
-
-def display_width(text: str) -> int:
-    """Columns a text takes on screen: Chinese characters count two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def write_text(cell: Any, value: Any) -> None:
@@ -335,10 +328,6 @@ def sheet_rows(sheet: Worksheet, columns: Mapping[str, int]) -> RegisterSnapshot
     values = [[display_text(value) for value in row]
               for row in sheet.iter_rows(min_row=2, values_only=True)]
     return rows_from_values(values, columns)
-
-
-def column_width(column: Column) -> float:
-    return max(COLUMN_WIDTHS.get(column.key, 0), display_width(column.header) + 2, MIN_COLUMN_WIDTH)
 
 
 def write_header(sheet: Worksheet, index: int, column: Column, *, text_column: bool) -> None:
@@ -881,6 +870,12 @@ class WorkbookRegister:
         return self._write(change)
 
     # -- loading and saving --------------------------------------------------------------------
+
+    def change_workbook(self, change: Callable[[Workbook], tuple[T, bool]]) -> T:
+        """Apply ``change`` through the same locked, atomic save as every write (for tabs other
+        modules own, e.g. the Dashboard): it gets the workbook as it is now and returns
+        (result, whether it changed anything); nothing is saved when it changed nothing."""
+        return self._write(change)
 
     def _load(self, *, read_only: bool) -> Workbook:
         """The workbook as it is on disk; ``RegisterError`` in plain words if it cannot be read."""
