@@ -2,8 +2,8 @@
 
 Each check is a small function returning ``CheckResult``s: the config file, the templates
 (rendered with sample data; a variable the daemon never passes is a typo), the mailbox (IMAP:
-reach, TLS, login, ID, IDLE, folders; or the Maildir), the SMTP server (optionally a test
-message), the register (opened, layout in place, read back), and whether departments and
+reach, TLS, login, ID, IDLE, folders; or the Maildir), the SMTP server (reach, TLS, login,
+optionally a test message), the register (opened, layout in place, read back), and whether departments and
 people fit together. ``run_checks`` runs them all; ``format_checklist`` prints them.
 """
 
@@ -115,6 +115,18 @@ SAMPLE_VALUES: dict[str, object] = {
 }
 
 
+def _add_health_templates() -> None:
+    """The health alert and recovery messages, with the variables daemon.health gives them."""
+    from daemon.health import TEMPLATE_SAMPLES, TEMPLATE_VARIABLES as HEALTH_VARIABLES
+
+    TEMPLATE_VARIABLES.update(HEALTH_VARIABLES)
+    for name, value in TEMPLATE_SAMPLES.items():
+        SAMPLE_VALUES.setdefault(name, value)
+
+
+_add_health_templates()
+
+
 def template_names(folder: Path) -> list[str]:
     """``tenant_ack`` for ``tenant_ack.subject.j2`` etc., sorted."""
     return sorted({p.name.split(".")[0] for p in folder.glob("*.j2")})
@@ -165,6 +177,28 @@ def check_templates(language: str, root: Path | None = None) -> list[CheckResult
     return [passed(name, f"{len(present)} messages render with sample data")]
 
 
+def check_digest_template(config: Config, root: Path | None = None) -> list[CheckResult]:
+    """The digest (its own templates, given a whole review) renders for this park."""
+    from daemon.review import build_review
+    from daemon.review.digest import build_digest
+
+    name = "digest template renders"
+    if not config.review.digest_enabled:
+        return [passed(name, "the digest is turned off (review.digest_enabled)")]
+    now = datetime.now(config.park.tz)
+    try:
+        templates = Templates(config.park.language, root=root)
+        review = build_review([], config, now, period_kind=config.review.digest_period)
+        build_digest(review, config, templates, now=now)
+    except FileNotFoundError as exc:
+        return [failed(name, str(exc), "set park.language to a language that has templates")]
+    except jinja2.TemplateError as exc:
+        return [failed(name, f"digest: {exc}",
+                       "correct digest.subject.j2 / digest.txt.j2 / digest.html.j2 "
+                       "(or digest_labels.j2) in the templates folder")]
+    return [passed(name)]
+
+
 # --- mailbox -----------------------------------------------------------------------------------
 
 def check_mailbox(config: Config, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[CheckResult]:
@@ -213,7 +247,7 @@ def check_imap(config: Config, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> l
         "connect": (f"IMAP reachable at {cfg.host}:{cfg.port} ({security})",
                     "certificate valid" if cfg.security != "none" else "unencrypted"),
         "login": (f"IMAP login as {cfg.username}", ""),
-        "id": ("IMAP ID (sent when offered)", ""),
+        "id": ("IMAP ID", ""),
         "folders": (f"IMAP folders {cfg.processed_folder!r} and {cfg.quarantine_folder!r} exist",
                     "created if they were missing"),
         "select": (f"IMAP folder {cfg.folder!r} opens", ""),
@@ -228,11 +262,38 @@ def check_imap(config: Config, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> l
                 except (MailboxError, ConfigError) as exc:
                     results.append(failed(name, str(exc), imap_fix(exc)))
                     return results
-                results.append(passed(name, detail))
+                results.append(check_imap_id(cfg, mailbox.offers("ID")) if key == "id"
+                               else passed(name, detail))
             results.append(check_idle(config, mailbox.offers("IDLE")))
     finally:
         mailbox.close()
     return results
+
+
+NETEASE_DOMAINS = ("163.com", "126.com", "yeah.net")
+
+
+def is_netease(host: str | None, username: str | None) -> bool:
+    """NetEase mail (163, 126, yeah.net): by the server's name or the mailbox's address."""
+    host = (host or "").lower().rstrip(".")
+    domain = (username or "").lower().rpartition("@")[2]
+    return any(name == d or name.endswith("." + d)
+               for name in (host, domain) if name for d in NETEASE_DOMAINS)
+
+
+def check_imap_id(cfg, offered: bool) -> CheckResult:
+    """The ID command (RFC 2971) is sent when offered; NetEase refuses SELECT without it."""
+    name = "IMAP ID"
+    if offered:
+        return passed(name, "sent (ParkDesk names itself to the server)")
+    if is_netease(cfg.host, cfg.username):
+        return warned(
+            name, "NetEase mail (163/126/yeah.net) needs the ID command before opening a folder, "
+                  "but this server did not offer it, so it was not sent",
+            "check that mailbox.host is NetEase's (imap.163.com, imap.126.com or imap.yeah.net); "
+            "if opening the folder fails with \"Unsafe Login\", turn on IMAP/SMTP in the "
+            "mailbox's web settings and use its authorization code (授权码) as the password")
+    return passed(name, "not offered by the server; not needed")
 
 
 def check_idle(config: Config, offered: bool) -> CheckResult:
@@ -249,27 +310,183 @@ def check_idle(config: Config, offered: bool) -> CheckResult:
 
 def check_smtp(config: Config, *, send_test: str | None = None,
                timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[CheckResult]:
+    """The outbox folder; or the SMTP server step by step (reach, TLS, login), stopping at the
+    first step that fails; then the test message if asked."""
     from daemon.mailer import MailerError, OutboxMailer, SmtpMailer
 
     cfg = config.smtp
     if cfg.backend == "outbox":
         mailer = OutboxMailer(cfg)
         name = f"outbox folder {cfg.path} writable"
-        fix = "check smtp.path and that ParkDesk's user may write there"
+        try:
+            mailer.check()
+        except (MailerError, ConfigError) as exc:
+            return [failed(name, str(exc), "check smtp.path and that ParkDesk's user may write "
+                                           "there")]
+        results = [passed(name)]
     else:
         mailer = SmtpMailer(cfg, timeout=timeout)
-        who = f" as {cfg.username}" if cfg.username else " (no login)"
-        name = f"SMTP {cfg.host}:{cfg.port} reachable, login{who}"
-        fix = ("check smtp.host, smtp.port, smtp.security, smtp.username and the SMTP password "
-               "(smtp.password_env / password_file)")
-    try:
-        mailer.check()
-    except (MailerError, ConfigError) as exc:
-        return [failed(name, str(exc), fix)]
-    results = [passed(name)]
+        results = check_smtp_server(cfg, mailer, timeout=timeout)
+        if not all(result.ok for result in results):
+            return results
     if send_test:
         results.append(send_test_message(config, mailer, send_test))
     return results
+
+
+SMTP_SECURITY_WORDS = {"ssl": "TLS", "starttls": "STARTTLS", "none": "no encryption"}
+
+
+def smtp_port(cfg) -> int:
+    return cfg.port or {"ssl": 465, "starttls": 587}.get(cfg.security, 25)
+
+
+def check_smtp_server(cfg, mailer, *, timeout: float) -> list[CheckResult]:
+    """Reach, TLS (certificate valid) and login as their own lines; the first failure ends it."""
+    import smtplib
+    import ssl
+
+    port = smtp_port(cfg)
+    security = SMTP_SECURITY_WORDS.get(str(cfg.security), str(cfg.security))
+    reach = f"SMTP reachable at {cfg.host}:{port} ({security})"
+    tls = f"SMTP {security} with a valid certificate"
+    results: list[CheckResult] = []
+    connection: smtplib.SMTP | None = None
+    try:
+        try:
+            connection = smtp_reach(cfg, port, timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            return [failed(reach, f"Cannot use the SMTP server {cfg.host}:{port}: "
+                                  f"{describe_smtp_failure(exc, timeout)}", smtp_reach_fix(exc, cfg))]
+        if cfg.security == "none":
+            return [passed(reach, "unencrypted"), *check_smtp_login(cfg, mailer)]
+        results.append(passed(reach))
+        try:
+            smtp_tls(cfg, connection, port, timeout)
+        except SmtpStepFailed as exc:
+            return [*results, failed(tls, exc.detail, exc.fix)]
+        except ssl.SSLCertVerificationError as exc:
+            from daemon.tls import describe_certificate_failure
+
+            return [*results, failed(tls, describe_certificate_failure(
+                exc, host=cfg.host, ca_key="smtp.ca_file", host_key="smtp.host"),
+                "the TLS certificate is not valid for this name: check smtp.host (it must be "
+                "the name on the server's certificate); if the server uses a certificate of "
+                "the park's own, set smtp.ca_file to its CA file")]
+        except (OSError, smtplib.SMTPException) as exc:
+            return [*results, failed(tls, describe_smtp_failure(exc, timeout),
+                                     smtp_tls_fix(exc))]
+        results.append(passed(tls))
+    finally:
+        if connection is not None:
+            try:
+                connection.quit()
+            except (OSError, smtplib.SMTPException):
+                connection.close()
+    return [*results, *check_smtp_login(cfg, mailer)]
+
+
+class SmtpStepFailed(Exception):
+    def __init__(self, detail: str, fix: str) -> None:
+        super().__init__(detail)
+        self.detail, self.fix = detail, fix
+
+
+def smtp_reach(cfg, port: int, timeout: float):
+    """A connection that got the server's greeting and answered EHLO (for ssl: a plain TCP
+    connection, closed at once: TLS is the next step)."""
+    import smtplib
+    import socket
+
+    if cfg.security == "ssl":
+        socket.create_connection((cfg.host, port), timeout=timeout).close()
+        return None
+    connection = smtplib.SMTP(cfg.host, port, timeout=timeout)
+    try:
+        connection.ehlo()
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def smtp_tls(cfg, connection, port: int, timeout: float) -> None:
+    """STARTTLS on ``connection``, or a new TLS connection for ssl; the certificate verified."""
+    import smtplib
+
+    from daemon.tls import TlsSetupError, make_ssl_context
+
+    try:
+        context = make_ssl_context(cfg.ca_file, config_key="smtp.ca_file")
+    except TlsSetupError as exc:
+        raise SmtpStepFailed(str(exc), "correct smtp.ca_file, or remove it for a public mail "
+                                       "service") from None
+    if cfg.security == "ssl":
+        smtplib.SMTP_SSL(cfg.host, port, timeout=timeout, context=context).quit()
+        return
+    if not connection.has_extn("starttls"):
+        raise SmtpStepFailed(f"The SMTP server {cfg.host}:{port} does not offer STARTTLS",
+                             "set smtp.security to ssl (usually port 465), or check smtp.port")
+    connection.starttls(context=context)
+    connection.ehlo()
+
+
+def check_smtp_login(cfg, mailer) -> list[CheckResult]:
+    """The mailer's own login (password or XOAUTH2), on a fresh connection."""
+    from daemon.mailer import MailerError
+
+    if not cfg.username:
+        return [passed("SMTP login", "none: smtp.username is not set, mail is sent without one")]
+    name = f"SMTP login as {cfg.username}"
+    try:
+        mailer.check()
+    except ConfigError as exc:
+        return [failed(name, str(exc), "set the SMTP password as smtp.password_env / "
+                                       "password_file says")]
+    except MailerError as exc:
+        return [failed(name, str(exc), smtp_login_fix(str(exc)))]
+    return [passed(name)]
+
+
+def describe_smtp_failure(exc: BaseException, timeout: float) -> str:
+    from daemon.mailer.smtp import describe_failure
+
+    return describe_failure(exc, timeout)
+
+
+def smtp_reach_fix(exc: BaseException, cfg) -> str:
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        return ("unknown host: check the spelling of smtp.host, and that this machine can look "
+                "names up (DNS)")
+    if isinstance(exc, ConnectionRefusedError):
+        return ("the port refused the connection: check smtp.port and smtp.security (ssl is "
+                "usually 465, starttls 587) and that the server lets this machine in")
+    if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+        return ("no answer: check smtp.host and smtp.port; a firewall may be dropping the "
+                "connection (some networks block ports 25 and 465)")
+    return "check smtp.host, smtp.port and smtp.security"
+
+
+def smtp_tls_fix(exc: BaseException) -> str:
+    import ssl
+
+    from daemon.tls import NOT_TLS_REASONS
+
+    if isinstance(exc, ssl.SSLError) and exc.reason in NOT_TLS_REASONS:
+        return ("smtp.security and smtp.port do not match: ssl is usually port 465, "
+                "starttls 587")
+    return "check smtp.security and smtp.port; then try again"
+
+
+def smtp_login_fix(message: str) -> str:
+    if "refused the login" in message or "refused a new access token" in message:
+        return ("wrong user name or password: check smtp.username and the SMTP password (for "
+                "QQ and NetEase mail: the authorization code 授权码, not the web password)")
+    if "encrypted connection" in message or "STARTTLS" in message:
+        return "set smtp.security to starttls or ssl"
+    return "do what the message above says (it names the key to change)"
 
 
 def send_test_message(config: Config, mailer, recipient: str) -> CheckResult:
@@ -335,9 +552,6 @@ def check_register(config: Config) -> list[CheckResult]:
     return [layout, check_sheet_editable(register)]
 
 
-DRIVE_FILES_URL = "https://www.googleapis.com/drive/v3/files/"
-
-
 def check_sheet_editable(register) -> CheckResult:
     """Ask Drive whether the service account may edit the sheet (a reader can pass the rest:
     ensure_layout writes nothing when the layout is in place)."""
@@ -346,13 +560,11 @@ def check_sheet_editable(register) -> CheckResult:
     email = register.service_account_email or "the service account"
     name = f"{email} may edit the sheet"
     try:
-        answer = register._http.request(  # the register's authorised, retrying HTTP client
-            "get", DRIVE_FILES_URL + register.spreadsheet_id,
-            params={"fields": "capabilities/canEdit", "supportsAllDrives": "true"}).json()
-    except (RegisterError, ValueError) as exc:
+        editable = register.service_account_can_edit()
+    except RegisterError as exc:
         return warned(name, f"Google Drive did not say ({exc})",
                       f"make sure the sheet is shared with {email} as Editor")
-    if not answer.get("capabilities", {}).get("canEdit"):
+    if not editable:
         return failed(name, "the sheet is shared with it read-only",
                       f"share the sheet with {email} as Editor")
     return passed(name)
@@ -413,6 +625,7 @@ def run_checks(config_path: str | Path, *, send_test: str | None = None,
     return [
         result,
         *check_templates(config.park.language, templates_root),
+        *check_digest_template(config, templates_root),
         *check_people(config),
         *check_mailbox(config, timeout=timeout),
         *check_smtp(config, send_test=send_test, timeout=timeout),

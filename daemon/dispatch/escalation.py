@@ -13,6 +13,7 @@ from datetime import datetime
 from daemon.dispatch.lookup import department_of_row, priority_of_row
 from daemon.dispatch.slips import send_to
 from daemon.intake.rows import activity
+from daemon.logs import about
 from daemon.register import CellUpdate
 from daemon.sheet_layout import Event
 from daemon.sla import append_escalation, due_actions
@@ -36,7 +37,7 @@ def run_deadline_check(cycle, snapshot, now: datetime) -> int:
     check = due_actions(snapshot, config, now)
     for problem in check.problems:
         log.warning("%s: %s (cell %s: %r)", problem.reference, problem.message, problem.key,
-                    problem.value)
+                    problem.value, extra=about(problem.reference))
     if not check.actions:
         return 0
     rows = {row.reference: row for row in snapshot if row.reference}
@@ -61,6 +62,8 @@ def run_deadline_check(cycle, snapshot, now: datetime) -> int:
         cell = escalations.get(action.reference, values.get("escalations", ""))
         escalations[action.reference] = append_escalation(cell, action.label)
         event = Event.REMINDER if action.step_index == 0 else Event.ESCALATED
+        log.info("%s: %s min late, %s", action.label, action.minutes_late, department.name,
+                 extra=about(action.reference))
         cycle.journal.queue_activity(activity(
             now, action.reference, event, "ParkDesk",
             f"{action.label} ({action.minutes_late} min late, {department.name})"))

@@ -40,6 +40,7 @@ from daemon.intake.decide import COMPLAINT, REPLY, Decision, DecisionContext, de
 from daemon.intake.rows import activity, complaint_row
 from daemon.intake.walk_ins import register_walk_ins
 from daemon.journal import Journal
+from daemon.logs import about
 from daemon.outgoing import OUTGOING_POLICY, build_message
 from daemon.parsing.message import ParsedMessage, UnparseableMessage, parse_message
 from daemon.register import CellUpdate
@@ -246,13 +247,19 @@ class IntakeCycle:
                 self.known_references.add(item.reference)
                 self.rows_by_reference[item.reference] = dict(item.row_values or {})
                 report.registered.append(item.reference)
+                log.info("registered a complaint from %s", item.message.from_address or "(no sender)",
+                         extra=about(item.reference, item.identity))
                 self._queue_apology(item, now)
                 self._dispatch_new(item, now)
             elif item.decision.kind == REPLY:
                 report.notes += 1
+                log.info("reply from %s", item.message.from_address or "(no sender)",
+                         extra=about(item.reference, item.identity))
                 cell_updates += self._apply_reply(item, now)
             else:
                 report.automated += 1
+                log.info("automatic message from %s ignored: %s", item.message.from_address or
+                         "(no sender)", item.decision.reason, extra=about(item.reference, item.identity))
         if cell_updates:
             self.register.update_cells(cell_updates)
         for item in fresh:
@@ -260,6 +267,7 @@ class IntakeCycle:
         for item in group:
             if item.duplicate:
                 report.duplicates += 1
+                log.info("second copy of a message ignored", extra=about(item.reference, item.identity))
                 self.journal.queue_activity(activity(
                     now, item.reference, Event.DUPLICATE_IGNORED, item.message.from_address or "",
                     f"{item.identity} {item.message.subject}"))
@@ -406,13 +414,16 @@ class IntakeCycle:
                 self.journal.mark_sent(item.id, now)
                 if report is not None:
                     report.mails_sent += 1
+                log.info("%s sent to %s", item.purpose.split(":")[0], item.recipient,
+                         extra=about(item.reference, item.message_id))
                 if item.purpose == "tenant_ack":
                     self.journal.queue_activity(activity(
                         now, item.reference, Event.TENANT_ACKNOWLEDGED, item.recipient,
                         f"apology with the reference sent ({item.message_id})"))
             else:
                 log.warning("%s: sending to %s failed (%s): %s", item.message_id, item.recipient,
-                            "permanent" if result.permanent else "will retry", result.error)
+                            "permanent" if result.permanent else "will retry", result.error,
+                            extra=about(item.reference, item.message_id))
                 self.journal.mark_send_failed(item.id, result.error or "", permanent=result.permanent)
 
     def flush_activity(self) -> None:
@@ -438,7 +449,8 @@ class IntakeCycle:
 
     def _count_failure(self, uid: int, mailbox_key: str, message: ParsedMessage | None,
                        error: Exception, report: CycleReport) -> None:
-        log.exception("message uid %s failed", uid)
+        log.exception("message uid %s failed", uid,
+                      extra=about(message_id=message.message_id if message else None))
         attempts = self.journal.add_failure(mailbox_key, f"{type(error).__name__}: {error}")
         report.failed += 1
         if attempts >= self.config.intake.max_attempts:
@@ -452,7 +464,8 @@ class IntakeCycle:
         subject = message.subject if message else ""
         self.mailbox.move_to_quarantine([uid])
         report.quarantined += 1
-        log.warning("message uid %s moved to %s: %s", uid, self.config.mailbox.quarantine_folder, reason)
+        log.warning("message uid %s moved to %s: %s", uid, self.config.mailbox.quarantine_folder, reason,
+                    extra=about(message_id=message.message_id if message else None))
         self.journal.queue_activity(activity(
             now, "", Event.QUARANTINED, sender or "",
             f"{reason}; subject: {subject}; folder: {self.config.mailbox.quarantine_folder}"))

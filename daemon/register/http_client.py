@@ -31,6 +31,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.http_client import HTTPClient
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from daemon.logs import register_secret
 from daemon.register.errors import (
     RegisterAccessError,
     RegisterError,
@@ -249,7 +250,7 @@ class RegisterHTTPClient(HTTPClient):
     def _send(self, kind, method, url, params, data, json, files, headers) -> requests.Response:
         """One HTTP exchange; connection trouble becomes ``TransientFailure`` or a plain error."""
         try:
-            return self.session.request(
+            response = self.session.request(
                 method=method,
                 url=url,
                 json=json,
@@ -259,6 +260,9 @@ class RegisterHTTPClient(HTTPClient):
                 headers=headers,
                 timeout=self.timeout,
             )
+            # The access token the session got (or renewed) for it: masked in every log line.
+            register_secret(getattr(getattr(self, "auth", None), "token", None))
+            return response
         except RefreshError as error:
             if error.retryable:
                 raise TransientFailure("the token service did not answer") from error

@@ -30,6 +30,7 @@ from daemon.aftercare import satisfaction_outcome
 from daemon.authenticity import authentication_verdict
 from daemon.dispatch.lookup import department_of_row
 from daemon.intake.rows import activity, format_time
+from daemon.logs import about
 from daemon.register import RegisterAccessError, RegisterError, RegisterUnavailable
 from daemon.replies.commands import parse_command
 from daemon.replies.quotes import strip_quoted
@@ -60,7 +61,7 @@ def reply_to_archived(cycle, item, now: datetime) -> dict[str, str] | None:
     except (RegisterUnavailable, RegisterAccessError):
         raise  # the reply stays in the inbox; the next cycle tries again
     except RegisterError as error:
-        log.warning("%s: not moved back from %s: %s", reference, tab, error)
+        log.warning("%s: not moved back from %s: %s", reference, tab, error, extra=about(reference))
         _note(cycle, item, now, f"[{tab}: not moved back to Register: {error}]")
         return None
     cycle.journal.queue_activity(activity(

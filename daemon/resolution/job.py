@@ -19,6 +19,7 @@ from daemon.dispatch.fields import dispatch_fields
 from daemon.dispatch.lookup import department_of_row, priority_of_row
 from daemon.dispatch.slips import queue_slips, send_to
 from daemon.intake.rows import activity
+from daemon.logs import about
 from daemon.register import CellUpdate, RegisterAccessError, RegisterError, RegisterUnavailable
 from daemon.sheet_layout import Event, Status
 
@@ -47,7 +48,7 @@ def run_aftercare(cycle, snapshot, now: datetime) -> int:
     actions, problems = due_aftercare(snapshot, config, now)
     for problem in problems:
         log.warning("%s: %s (cell %s: %r)", problem.reference, problem.message, problem.key,
-                    problem.value)
+                    problem.value, extra=about(problem.reference))
     rows = {row.reference: dict(row.values) for row in snapshot if row.reference}
     updates: list[CellUpdate] = []
     taken = 0
@@ -64,6 +65,7 @@ def run_aftercare(cycle, snapshot, now: datetime) -> int:
         updates += [CellUpdate(action.reference, key, value) for key, value in cells.items()]
         cycle.journal.queue_activity(activity(
             now, action.reference, EVENTS[action.kind], "ParkDesk", action.detail or action.kind))
+        log.info("%s: %s", action.kind, action.detail or "done", extra=about(action.reference))
         taken += 1
     if updates:
         cycle.register.update_cells(updates, snapshot=snapshot)
@@ -125,7 +127,7 @@ def run_archive(cycle, snapshot, now: datetime) -> int:
     candidates, problems = archive_candidates(snapshot, cycle.config, now)
     for problem in problems:
         log.warning("%s: %s (cell %s: %r)", problem.reference, problem.message, problem.key,
-                    problem.value)
+                    problem.value, extra=about(problem.reference))
     chosen = first_batch(candidates, snapshot)
     if not chosen:
         return 0
