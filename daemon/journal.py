@@ -334,6 +334,33 @@ class Journal:
             "INSERT OR REPLACE INTO mailbox_state(name, value) VALUES (?,?)", (name, value)
         )
 
+    def forget_value(self, name: str) -> None:
+        self._db.execute("DELETE FROM mailbox_state WHERE name=?", (name,))
+
+    # --- counts for `parkdesk status`, and the health notices (daemon.health) ----------------
+
+    def count_outbox(self, state: str | None = None, *, purpose: str | None = None) -> int:
+        """How many outgoing messages are in ``state`` (``pending``, ``sent``, ``failed``) and/or
+        of ``purpose`` (e.g. ``quarantine_notice``: one per quarantined message)."""
+        where, args = ["1=1"], []
+        if state is not None:
+            where.append("state=?")
+            args.append(state)
+        if purpose is not None:
+            where.append("purpose=?")
+            args.append(purpose)
+        return self._db.execute(
+            f"SELECT COUNT(*) FROM outbox WHERE {' AND '.join(where)}", args).fetchone()[0]
+
+    def pending_mail_for_purposes(self, purposes: tuple[str, ...]) -> list[OutboxItem]:
+        """Unsent mail of the given purposes (e.g. the health alerts), oldest first."""
+        marks = ",".join("?" * len(purposes))
+        rows = self._db.execute(
+            "SELECT id, identity, purpose, message_id, reference, recipient, raw, attempts"
+            f" FROM outbox WHERE state='pending' AND purpose IN ({marks}) ORDER BY id",
+            tuple(purposes)).fetchall()
+        return [OutboxItem(*r) for r in rows]
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) around a block."""

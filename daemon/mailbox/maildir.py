@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +368,21 @@ class MaildirMailbox(BatchedFolders):
                 fsync_folder(changed / "new")
                 fsync_folder(changed / "cur")
             index.save()
+
+    def oldest_waiting(self) -> datetime | None:
+        """When the oldest message still in the inbox arrived (its file's modification time,
+        which delivery sets), or None if the inbox is empty. For the health check."""
+        self._require_open()
+        with self._io("look at the waiting mail"):
+            times = []
+            for path in list_message_files(self.inbox_path).values():
+                try:
+                    times.append(path.stat().st_mtime)
+                except FileNotFoundError:
+                    continue  # moved meanwhile
+        if not times:
+            return None
+        return datetime.fromtimestamp(min(times), tz=timezone.utc)
 
     def _locate(self, key: str, *, fresh: bool = False) -> Path | None:
         """The file of message ``key`` in the inbox, None if it is not there any more."""
