@@ -87,7 +87,8 @@ def add_check_command(commands: argparse._SubParsersAction) -> None:
         "check", help="try the config, templates, mailbox, SMTP and register; list what to fix",
         description="Try everything ParkDesk needs and print a checklist with a plain fix for "
                     "each failure: the config, the templates (rendered with sample data), the "
-                    "mailbox (reach, TLS, login, IDLE, folders), the SMTP server, the register "
+                    "mailbox (reach, TLS, login, IDLE, folders), the SMTP server (reach, TLS, "
+                    "login), the register "
                     "(shared and writable) and the departments. Missing IMAP folders and a "
                     "missing register layout are created, as the daemon would at its start. "
                     "Exit status 1 if anything failed.")
@@ -116,6 +117,8 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     add_config_option(parser)
     parser.add_argument("--once", action="store_true", help="run one full cycle and exit")
     parser.add_argument("--verbose", "-v", action="store_true", help="log more detail")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="log lines as plain text (default) or JSON lines, one per event")
     parser.set_defaults(handler=run_daemon)
 
 
@@ -127,7 +130,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     from daemon.register import RegisterError
     from daemon.runner import Daemon
 
-    setup_logging(verbose=args.verbose)
+    setup_logging(verbose=args.verbose, log_format=args.log_format)
     try:
         config = load_config(args.config)
         report = Daemon(config).run(once=args.once)
@@ -237,12 +240,40 @@ def run_report(args: argparse.Namespace, now: datetime | None = None) -> int:
 
 # --- the command line ------------------------------------------------------------------------
 
+def add_init_command(commands: argparse._SubParsersAction) -> None:
+    from daemon.setup import add_init_command as add_setup_init_command
+
+    add_setup_init_command(commands)
+
+
+def add_status_command(commands: argparse._SubParsersAction) -> None:
+    from daemon.status import add_status_command as add_daemon_status_command
+
+    add_daemon_status_command(commands)
+
+
+def add_dashboard_command(commands: argparse._SubParsersAction) -> None:
+    from daemon.review.dashboard_command import add_dashboard_command as add_review_dashboard_command
+
+    add_review_dashboard_command(commands)
+
+
+def add_service_command(commands: argparse._SubParsersAction) -> None:
+    from daemon.service import add_service_command as add_daemon_service_command
+
+    add_daemon_service_command(commands)
+
+
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_init_command,
     add_check_config_command,
     add_check_command,
     add_run_command,
     add_demo_command,
     add_report_command,
+    add_dashboard_command,
+    add_status_command,
+    add_service_command,
 )
 
 
