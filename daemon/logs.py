@@ -28,6 +28,7 @@ import logging
 import re
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -35,6 +36,7 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 LOG_FORMATS = ("text", "json")
+SHORT_LIVED_KEPT = 200  # spellings of recent access tokens kept (about 30 tokens)
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text; no real secret is that short
 LIBRARY_LOGGERS = ("imapclient", "urllib3", "google", "gspread", "mail.log", "msal", "requests_oauthlib")
 
@@ -68,33 +70,57 @@ CREDENTIAL_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # --- the secrets ParkDesk knows ---------------------------------------------------------------
 
 class _SecretRegistry:
-    """The registered secrets and one compiled pattern matching all of them (longest first)."""
+    """The registered secrets and one pattern matching all of them (longest first).
+
+    Lasting secrets (passwords, keys) are kept for the life of the process. Short-lived ones
+    (access tokens, renewed every hour or so) are kept for the last ``SHORT_LIVED_KEPT``
+    registrations only, so a daemon running for months does not grow a pattern of thousands
+    of expired tokens; the token-shaped patterns above still mask older ones. The pattern is
+    compiled when a line is next masked, not at each registration.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: set[str] = set()
+        self._lasting: set[str] = set()
+        self._short_lived: OrderedDict[str, None] = OrderedDict()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False
 
-    def add(self, values: Iterable[str]) -> None:
-        fresh = {v for v in values if len(v) >= MIN_SECRET_LENGTH} - self._values
-        if not fresh:
-            return
+    def add(self, values: Iterable[str], *, short_lived: bool = False) -> None:
         with self._lock:
-            self._values |= fresh
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            fresh = {v for v in values if len(v) >= MIN_SECRET_LENGTH} - self._lasting
+            if short_lived:
+                fresh -= set(self._short_lived)
+                for value in sorted(fresh):
+                    self._short_lived[value] = None
+                while len(self._short_lived) > SHORT_LIVED_KEPT:
+                    self._short_lived.popitem(last=False)
+            else:
+                self._lasting |= fresh
+                for value in fresh:
+                    self._short_lived.pop(value, None)
+            self._stale = self._stale or bool(fresh)
 
     def clear(self) -> None:
         with self._lock:
-            self._values = set()
-            self._pattern = None
+            self._lasting, self._short_lived = set(), OrderedDict()
+            self._pattern, self._stale = None, False
+
+    def _current_pattern(self) -> re.Pattern[str] | None:
+        if self._stale:
+            with self._lock:
+                values = sorted(self._lasting | set(self._short_lived), key=len, reverse=True)
+                self._pattern = (re.compile("|".join(re.escape(v) for v in values))
+                                 if values else None)
+                self._stale = False
+        return self._pattern
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern
+        pattern = self._current_pattern()
         return pattern.sub(MASK, text) if pattern is not None else text
 
     def __contains__(self, value: str) -> bool:
-        return value in self._values
+        return value in self._lasting or value in self._short_lived
 
 
 _secrets = _SecretRegistry()
@@ -113,13 +139,14 @@ def spellings(value: str) -> set[str]:
     return forms
 
 
-def register_secret(value: str | bytes | None) -> None:
+def register_secret(value: str | bytes | None, *, short_lived: bool = False) -> None:
     """From now on ``value`` is written as ``***`` in every log line.
 
     Call it where a secret is read (a password from the environment or a file, a token when it
     is issued, a key file when it is loaded). A multi-line value (a PEM private key) is also
     registered line by line, so no single line of it can appear either. Values shorter than
-    ``MIN_SECRET_LENGTH`` characters are ignored.
+    ``MIN_SECRET_LENGTH`` characters are ignored. ``short_lived`` (an access token): only
+    the most recent ones are remembered (see ``_SecretRegistry``).
     """
     if value is None:
         return
@@ -132,7 +159,7 @@ def register_secret(value: str | bytes | None) -> None:
     forms: set[str] = set()
     for part in parts:
         forms |= spellings(part)
-    _secrets.add(forms)
+    _secrets.add(forms, short_lived=short_lived)
 
 
 def forget_secrets() -> None:

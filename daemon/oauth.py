@@ -116,7 +116,7 @@ class TokenSource:
             token = self._token
             if token is None or self._clock() >= token.expires_at - self._margin:
                 token = self._token = self._fetcher.fetch()
-                register_secret(token.value)  # masked in every log line from now on
+                register_secret(token.value, short_lived=True)  # masked in every log line from now on
                 left = token.expires_at - self._clock()
                 log.info("new access token from %s, valid for %.0f minutes",
                          self._fetcher.description, left / 60)

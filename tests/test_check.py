@@ -85,7 +85,7 @@ def test_wrong_imap_password_fails_at_login_with_the_servers_refusal(park_env, m
     assert not any(r.name.startswith("IMAP folder") for r in results)  # stopped at login
     assert f"[FAIL] IMAP login as {park.complaints}" in out
     assert "→ fix: check mailbox.username" in out
-    assert out.rstrip().endswith("1 of 12 checks failed.")
+    assert out.rstrip().endswith("1 of 13 checks failed.")
 
 
 def test_unshared_sheet_says_share_it_with_the_service_account(park_env):

@@ -211,3 +211,20 @@ def test_secret_reaches_no_handler_output(logged):
     out = buffer.getvalue()
     assert "mailbox-password-1" not in out
     assert out.count("***") == 2
+
+
+def test_only_recent_short_lived_tokens_are_remembered_but_passwords_always():
+    from daemon.logs import SHORT_LIVED_KEPT, _secrets, forget_secrets, register_secret
+
+    forget_secrets()
+    register_secret("lasting-password-1")
+    tokens = [f"token-{n:05d}-abcdef" for n in range(2 * SHORT_LIVED_KEPT)]
+    for token in tokens:
+        register_secret(token, short_lived=True)
+    assert "lasting-password-1" in _secrets
+    assert tokens[-1] in _secrets and tokens[0] not in _secrets  # the oldest were let go
+    assert _secrets.mask(f"pw lasting-password-1 tok {tokens[-1]}") == "pw *** tok ***"
+    register_secret(tokens[-1])  # a token later known to be lasting stays
+    for n in range(2 * SHORT_LIVED_KEPT):
+        register_secret(f"other-{n:05d}-abcdef", short_lived=True)
+    assert tokens[-1] in _secrets and "lasting-password-1" in _secrets

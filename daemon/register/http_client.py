@@ -261,7 +261,7 @@ class RegisterHTTPClient(HTTPClient):
                 timeout=self.timeout,
             )
             # The access token the session got (or renewed) for it: masked in every log line.
-            register_secret(getattr(getattr(self, "auth", None), "token", None))
+            register_secret(getattr(getattr(self, "auth", None), "token", None), short_lived=True)
             return response
         except RefreshError as error:
             if error.retryable:
