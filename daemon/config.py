@@ -424,6 +424,9 @@ class RegisterConfig(Section):
     api_endpoint: HttpUrl = Field("https://sheets.googleapis.com",
                                   description="the Google Sheets API address")
     path: ConfigPath | None = Field(None, description="the workbook file, e.g. ./register.xlsx")
+    repair_layout_daily: bool = Field(
+        True, description="once a day, lay the Google sheet out again as `parkdesk init` does "
+                          "(drop-downs on new rows, highlights and protection): true or false")
 
 
 class Department(Section):

@@ -29,6 +29,7 @@ from daemon.lock import StateLock
 from daemon.mailbox import MailboxError
 from daemon.mailer import MailerError
 from daemon.register import RegisterError
+from daemon.register.layout_job import LayoutRepairJob
 from daemon.review.dashboard_job import DashboardJob
 from daemon.review.digest_job import DigestJob
 from daemon.templates import Templates
@@ -86,6 +87,7 @@ class Daemon:
             digest = DigestJob(self.config, adapters.register, mailer, journal, templates,
                                self.now)
             dashboard = DashboardJob(self.config, adapters.register, journal, self.now)
+            layout = LayoutRepairJob(self.config, journal, self.now)
             previous_handlers = None
             try:
                 started = self.now()
@@ -96,12 +98,14 @@ class Daemon:
                     raise
                 if once:
                     report = self._once(cycle, adapters.mailbox, mailer)
+                    layout.check()
                     dashboard.check()
                     digest.check()
                     return report
                 previous_handlers = self._install_signal_handlers(cycle)
                 self.scheduler.every(self.config.dispatch.sla_check_seconds).seconds.do(
                     cycle.check_deadlines)
+                layout.install(self.scheduler)
                 dashboard.install(self.scheduler)
                 digest.install(self.scheduler)
                 self._loop(cycle, adapters.mailbox, mailer)
