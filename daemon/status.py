@@ -47,6 +47,7 @@ class ParkStatus:
     quarantined: int
     open_complaints: int | None = None
     overdue: list[str] = field(default_factory=list)  # "C-... sign-for 12 min late"
+    overdue_complaints: int = 0  # complaints with a deadline passed (one may have two)
     register_error: str = ""
     journal_found: bool = True
     alerts_unsent: int = 0  # health alerts queued but not sent yet (SMTP down too?)
@@ -90,9 +91,10 @@ def read_register_status(status: ParkStatus, config: Config, register) -> None:
         status.register_error = str(error)
         return
     status.open_complaints = sum(read_status(cell(row, "status")) in OPEN_STATUSES for row in rows)
+    overdue = find_overdue(rows, config, status.now)
     status.overdue = [f"{item.reference} {STAGE_LABELS.get(item.stage, item.stage)} "
-                      f"{format_minutes(item.minutes_late)} late"
-                      for item in find_overdue(rows, config, status.now)]
+                      f"{format_minutes(item.minutes_late)} late" for item in overdue]
+    status.overdue_complaints = len({item.reference for item in overdue})
 
 
 def describe_alert(problem, status: ParkStatus, config: Config) -> str:
@@ -139,8 +141,10 @@ def format_status(status: ParkStatus, config: Config) -> str:
     else:
         lines.append(f"{label('open', language)}: {status.open_complaints}")
         overdue = status.overdue
-        lines.append(f"{label('overdue', language)}: {len(overdue)}"
-                     + (f" ({'; '.join(overdue[:10])}{'; ...' if len(overdue) > 10 else ''})"
+        deadlines = (f"{len(overdue)} deadlines passed: " if len(overdue) > status.overdue_complaints
+                     else "")
+        lines.append(f"{label('overdue', language)}: {status.overdue_complaints}"
+                     + (f" ({deadlines}{'; '.join(overdue[:10])}{'; ...' if len(overdue) > 10 else ''})"
                         if overdue else ""))
     return "\n".join(lines) + "\n"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from daemon.config import load_config
 from daemon.health import INTAKE, HealthMonitor
@@ -99,3 +100,18 @@ def test_status_of_a_local_park_that_never_ran_changes_nothing(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "Last good cycle: none yet" in out and "Open complaints: 0" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_complaint_late_at_two_stages_counts_once():
+    from daemon.health import HealthState
+    from daemon.status import ParkStatus, format_status
+
+    config = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
+    now = datetime(2026, 5, 14, 12, 0, tzinfo=timezone.utc)
+    status = ParkStatus(now=now, health=HealthState(now - timedelta(minutes=2), {}),
+                        outbox_pending=0, outbox_failed=0, quarantined=0, open_complaints=2,
+                        overdue=["C-1 签收 sign-for 3h late", "C-2 处理 resolution 1h late",
+                                 "C-1 处理 resolution 2h late"],
+                        overdue_complaints=2)
+    overdue = line(format_status(status, config), "逾期投诉 Overdue complaints")
+    assert overdue.startswith("逾期投诉 Overdue complaints: 2 (3 deadlines passed: C-1 签收")
