@@ -12,7 +12,7 @@ them: a call site passes them with ``extra=about(reference, message_id)``::
            "message": "registered ...", "reference": "C-260514-007", "message_id": "<a1@tenant.example>"}
 
 Secrets: whatever reads one (the mailbox and SMTP passwords in ``daemon.config``, the
-service-account key in ``daemon.register.google_sheet``, OAuth tokens and client secrets) calls
+service-account key in ``daemon.register.service_account``, OAuth tokens and client secrets) calls
 ``register_secret`` with it. ``RedactingFilter`` sits on the handler and, before anything is
 written, replaces every registered secret (also as it looks escaped in a repr, in JSON or in a
 URL, and line by line for a multi-line key) and everything that looks like a credential

@@ -570,3 +570,13 @@ def test_secrets_are_not_kept_in_the_config(tmp_path, monkeypatch):
     config = load_config(write_config(tmp_path, base_config()))
     config.mailbox.password()
     assert "imap-secret" not in repr(config) + str(config.model_dump())
+
+
+@pytest.mark.parametrize("section", ["mailbox", "smtp", "register"])
+@pytest.mark.parametrize("backend", [["imap"], {"name": "imap"}])
+def test_backend_that_is_not_a_word_gets_a_message(tmp_path, section, backend):
+    data = base_config()
+    data[section]["backend"] = backend
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{section}.backend: ")

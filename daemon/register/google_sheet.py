@@ -28,14 +28,10 @@ header text (``daemon.register.map_header``); rows are found by their reference.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random as _random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gspread
@@ -48,19 +44,43 @@ from daemon.register import (
     map_header,
     rows_from_values,
 )
-from daemon.register.archive import (
-    ColumnPlan,
-    archive_tabs_newest_first,
-    check_moves,
-    choose_sheet_id,
-    filled_columns,
-    find_tab,
-    plan_columns,
+from daemon.register.a1 import (
+    a1_cell,
+    column_letter,
+    quote_sheet,
+    rows_of_range,
+    spreadsheet_id_from,
 )
 from daemon.register.departments import department_grid, same_grid
 from daemon.register.errors import RegisterError
+from daemon.register.google_archive import GoogleArchiveMoves
 from daemon.register.http_client import DEFAULT_API_ENDPOINT, RegisterHTTPClient
-from daemon.logs import register_secret
+from daemon.register.register_rows import archived_rows, check_keys, locate_rows, used_width
+from daemon.register.service_account import load_service_account
+from daemon.register.sheets_requests import (
+    delete_rows_requests,
+    lengthen_request,
+    replace_tab_request,
+    warning_protection_request,
+    widen_request,
+)
+from daemon.register.sheets_tabs import (
+    LAYOUT_FIELDS,
+    LAYOUT_PROPERTIES_FIELDS,
+    PROPERTIES_FIELDS,
+    DepartmentsView,
+    HeaderView,
+    TabState,
+    layout_range,
+    new_tab_state,
+    tab_state,
+)
+from daemon.register.sheets_values import (
+    CELL_CHARACTER_LIMIT,
+    cell_text,
+    place_cells,
+    split_by_size,
+)
 from daemon.retry import Backoff
 from daemon.sheet_layout import (
     ACTIVITY_COLUMNS,
@@ -75,15 +95,17 @@ from daemon.sheet_layout import (
     Column,
 )
 
+# Names other modules and the tests import from here (they live in the modules above).
+__all__ = [
+    "CELL_CHARACTER_LIMIT", "GoogleRegister", "archived_rows", "cell_text", "check_keys",
+    "column_letter", "delete_rows_requests", "lengthen_request", "load_service_account",
+    "locate_rows", "quote_sheet", "rows_of_range", "split_by_size", "spreadsheet_id_from",
+    "used_width", "widen_request",
+]
+
 log = logging.getLogger("parkdesk.register")
 DRIVE_FILES_URL = "https://www.googleapis.com/drive/v3/files/"  # rewritten like every Google URL
 
-SCOPES = [
-    "https://www.googleapis.com/auth/spreadsheets",
-    "https://www.googleapis.com/auth/drive",
-]
-CELL_CHARACTER_LIMIT = 50_000  # Google refuses longer cells with 400 INVALID_ARGUMENT
-TRUNCATION_MARK = " …[truncated 已截断]"
 REQUEST_BYTE_BUDGET = 1_500_000  # Google recommends at most 2 MB per request
 HEADER_MAX_AGE_SECONDS = 60.0  # how long a read header row is trusted for writes
 TABS: tuple[tuple[str, tuple[Column, ...]], ...] = (
@@ -95,157 +117,9 @@ LAYOUT_TABS: tuple[tuple[str, tuple[Column, ...]], ...] = (
     *TABS,
     (DEPARTMENTS_TAB, DEPARTMENT_COLUMNS),
 )
-LAYOUT_FIELDS = (
-    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
-    "data(startRow,startColumn,rowData(values(formattedValue))),protectedRanges(protectedRangeId))"
-)
-PROPERTIES_FIELDS = "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)))"
-LAYOUT_PROPERTIES_FIELDS = (
-    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount,frozenRowCount)),"
-    "protectedRanges(protectedRangeId))"
-)
 
 
-# ---- A1 notation and cell text -------------------------------------------------------------
-
-
-def quote_sheet(title: str) -> str:
-    """A tab name as A1 notation wants it: ``Register`` -> ``'Register'``, ``It's`` -> ``'It''s'``."""
-    return "'" + title.replace("'", "''") + "'"
-
-
-def column_letter(index: int) -> str:
-    """0-based column index -> letters: 0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``."""
-    if index < 0:
-        raise ValueError(f"column index cannot be negative: {index}")
-    letters = ""
-    number = index + 1
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
-
-
-def a1_cell(title: str, column_index: int, row_number: int) -> str:
-    """``a1_cell("Register", 1, 5)`` -> ``"'Register'!B5"``."""
-    return f"{quote_sheet(title)}!{column_letter(column_index)}{row_number}"
-
-
-def rows_of_range(a1_range: str | None) -> tuple[int, int] | None:
-    """First and last row of an A1 range such as ``"Register!A12:AG111"``; None if it has none."""
-    if not a1_range:
-        return None
-    match = re.search(r"!\$?[A-Za-z]*\$?(\d+)(?::\$?[A-Za-z]*\$?(\d+))?$", a1_range)
-    if not match:
-        return None
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else first
-    return first, last
-
-
-def cell_text(value: Any) -> str:
-    """What goes into a cell: text, "" for None, cut to Google's 50,000-character limit."""
-    text = "" if value is None else str(value)
-    if len(text) > CELL_CHARACTER_LIMIT:
-        text = text[: CELL_CHARACTER_LIMIT - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-    return text
-
-
-def spreadsheet_id_from(text: str) -> str:
-    """The id from ``register.spreadsheet_id``, which may be the id or the sheet's whole address."""
-    match = re.search(r"/spreadsheets/d/([A-Za-z0-9_-]+)", text)
-    return match.group(1) if match else text.strip()
-
-
-# ---- The service-account key ---------------------------------------------------------------
-
-
-def load_service_account(path: Path | str) -> Credentials:
-    """Credentials from a service-account JSON key; ``RegisterError`` saying what is wrong with it.
-
-    Messages name ``register.credentials_file`` and never quote the key's content.
-    """
-    path = Path(path)
-    where = f"The service-account key file in register.credentials_file ({path})"
-    if not path.exists():
-        raise RegisterError(
-            f"{where} does not exist. Download a JSON key for the service account (Google Cloud "
-            "console > IAM & Admin > Service accounts > Keys > Add key) and put its path in "
-            "register.credentials_file."
-        )
-    if path.is_dir():
-        raise RegisterError(f"{where} is a folder; it must be the JSON key file itself.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RegisterError(f"{where} is not a JSON key file (it is not text).") from None
-    except OSError as error:
-        raise RegisterError(
-            f"{where} cannot be read ({error.strerror or type(error).__name__}); check that "
-            "ParkDesk's user may read it."
-        ) from None
-    try:
-        info = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RegisterError(
-            f"{where} is not valid JSON (line {error.lineno}, column {error.colno}). Download the "
-            "key again and choose JSON as the key type."
-        ) from None
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        kind = info.get("type") if isinstance(info, dict) else None
-        found = f" (its type is {kind!r})" if isinstance(kind, str) and len(kind) < 40 else ""
-        raise RegisterError(
-            f"{where} is not a service-account key{found}. ParkDesk needs the JSON key of a "
-            "service account, not an OAuth client file."
-        )
-    missing = [name for name in ("client_email", "private_key", "token_uri") if not info.get(name)]
-    if missing:
-        raise RegisterError(f"{where} lacks the field(s) {', '.join(missing)}. Download a new key.")
-    for secret in ("private_key", "private_key_id"):  # masked in every log line from now on
-        register_secret(info.get(secret) if isinstance(info.get(secret), str) else None)
-    try:
-        return Credentials.from_service_account_info(info, scopes=SCOPES)
-    except Exception:  # noqa: BLE001 - whatever the parser says may quote the key
-        raise RegisterError(
-            f"{where} has a private_key that cannot be read. Download a new key."
-        ) from None
-
-
-# ---- The register --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HeaderView:
-    """A tab's header row as last read: where our columns are, and whether cell A1 holds text."""
-
-    columns: dict[str, int]
-    read_at: float
-    first_cell_filled: bool
-
-
-@dataclass
-class TabState:
-    """What ensure_layout learnt about one tab: ``rows`` are the rows read from row 1 (the header
-    row only, except for the Departments tab); ``protected``: it has a protected range."""
-
-    sheet_id: int
-    frozen_rows: int
-    column_count: int
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    row_count: int = 1000
-    protected: bool = False
-
-
-@dataclass(frozen=True)
-class DepartmentsView:
-    """The Departments tab as last read or written, and when (``clock`` seconds)."""
-
-    tab: TabState
-    read_at: float
-
-
-class GoogleRegister:
+class GoogleRegister(GoogleArchiveMoves):
     """The register in one Google spreadsheet; see the module docstring for the cost of each call."""
 
     def __init__(
@@ -653,178 +527,6 @@ class GoogleRegister:
         )
         self._departments = DepartmentsView(written, self._clock())
 
-    # -- the archive ---------------------------------------------------------------------------
-
-    def archive_rows(self, moves: Mapping[str, Sequence[str]]) -> int:
-        """Move rows from Register to archive tabs: ``{"Archive 2025": ["C-250514-007", ...]}``.
-
-        A fresh read locates each row by its reference (missing, or on two rows:
-        ``RegisterError`` and nothing moves). Then ONE batchUpdate, which Google applies whole
-        or not at all: addSheet for a missing tab (its sheetId chosen here, the Register's header
-        row, frozen), header cells for columns the tab lacks, appendCells of the rows (every
-        column, as text, so nothing becomes a formula), deleteDimension of the Register rows
-        from the bottom up. Returns how many rows moved.
-
-        Staff sorting the Register in the instant between that read and the batchUpdate would
-        shift the rows deleted; the read is made right before the write to keep that instant
-        short, as ``update_cells`` does.
-        """
-        wanted = check_moves(moves)
-        if not wanted:
-            return 0
-        tabs = self._tab_properties()
-        register = tabs.get(REGISTER_TAB)
-        if register is None:
-            raise RegisterError(f"The spreadsheet has no {REGISTER_TAB} tab; nothing was archived.")
-        targets = {tab: find_tab(tabs, tab) for tab in wanted}
-        existing = list(dict.fromkeys(title for title in targets.values() if title))
-        answer = self._http.values_batch_get(
-            self.spreadsheet_id,
-            [quote_sheet(REGISTER_TAB), *(f"{quote_sheet(title)}!1:1" for title in existing)],
-            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-        )
-        ranges = answer.get("valueRanges") or [{}]
-        header_row, values = grid_of(ranges[0])
-        header = values[0] if values else []
-        columns = map_header(header, REGISTER_COLUMNS)
-        self._remember(REGISTER_TAB, columns, first_cell=header[0] if header else "")
-        snapshot = rows_from_values(values[1:], columns, first_row_number=header_row + 1)
-        found = locate_rows(snapshot, [reference for refs in wanted.values() for reference in refs])
-        heads = {title: [str(cell) for cell in (value_range.get("values") or [[]])[0]]
-                 for title, value_range in zip(existing, ranges[1:])}
-
-        taken = {state.sheet_id for state in tabs.values()}
-        structure: list[dict[str, Any]] = []
-        writes: list[dict[str, Any]] = []
-        created: dict[str, int] = {}
-        for tab, references in wanted.items():
-            rows = [values[found[reference] - header_row] for reference in references]
-            title = targets[tab]
-            target_header = heads[title] if title else []
-            plan = plan_columns(header, target_header, filled=filled_columns(rows))
-            if title is None:
-                sheet_id = choose_sheet_id(tab, taken)
-                taken.add(sheet_id)
-                created[tab] = sheet_id
-                structure.append(add_sheet_request(tab, sheet_id, plan.width))
-            else:
-                sheet_id = tabs[title].sheet_id
-                structure += widen_request(sheet_id, tabs[title].column_count, plan.width)
-            writes += header_request(sheet_id, plan, target_header)
-            writes.append(append_cells_request(sheet_id, [plan.place(row) for row in rows]))
-        deletes = delete_rows_requests(register.sheet_id, list(found.values()))
-        self._http.batch_update(self.spreadsheet_id, {"requests": structure + writes + deletes})
-        self._sheet_ids.update(created)
-        return len(found)
-
-    def find_archived(self, reference: str) -> tuple[str, RegisterRow] | None:
-        """The archived row of ``reference`` and its tab, newest archive year first; None if no
-        archive tab holds it. One metadata read lists the tabs, one values.batchGet reads them."""
-        tabs = self._tab_properties()
-        archive = archive_tabs_newest_first(tabs)
-        if not archive:
-            return None
-        answer = self._http.values_batch_get(
-            self.spreadsheet_id, [quote_sheet(title) for title in archive],
-            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-        )
-        for title, value_range in zip(archive, answer.get("valueRanges") or []):
-            header_row, values = grid_of(value_range)
-            found = archived_rows(header_row, values).find(reference)
-            if found:
-                return title, found[0]
-        return None
-
-    def read_archives(self) -> dict[str, RegisterSnapshot]:
-        """Every archive tab's rows, newest year first: ``{"Archive 2025": [RegisterRow ...]}``
-        (``row_number`` is the row in that tab). One metadata read, one values.batchGet."""
-        archive = archive_tabs_newest_first(self._tab_properties())
-        if not archive:
-            return {}
-        answer = self._http.values_batch_get(
-            self.spreadsheet_id, [quote_sheet(title) for title in archive],
-            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-        )
-        tabs = {}
-        for title, value_range in zip(archive, answer.get("valueRanges") or []):
-            header_row, values = grid_of(value_range)
-            tabs[title] = archived_rows(header_row, values)
-        return tabs
-
-    def restore_archived(
-        self, reference: str, *, changes: Mapping[str, Any] | None = None
-    ) -> RegisterRow:
-        """Move the archived row of ``reference`` back to Register, with ``changes`` (column key
-        -> text, e.g. a new status) written into it; returns the row as it is now in Register.
-
-        One read of Register and every archive tab, then ONE batchUpdate: appendCells of the
-        row to Register (every column, as text; a column Register lacks is added after its
-        last header) and deleteDimension of its archive row. ``RegisterError`` and nothing is
-        moved if the reference is in no archive tab, on two rows of one, or already in Register.
-        """
-        changes = dict(changes or {})
-        if changes:
-            check_keys([changes], REGISTER_KEYS, REGISTER_TAB)
-        tabs = self._tab_properties()
-        register = tabs.get(REGISTER_TAB)
-        if register is None:
-            raise RegisterError(f"The spreadsheet has no {REGISTER_TAB} tab; nothing was restored.")
-        archive = archive_tabs_newest_first(tabs)
-        answer = self._http.values_batch_get(
-            self.spreadsheet_id, [quote_sheet(REGISTER_TAB), *map(quote_sheet, archive)],
-            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-        )
-        ranges = answer.get("valueRanges") or [{}]
-        register_start, register_values = grid_of(ranges[0])
-        register_header = [str(cell) for cell in register_values[0]] if register_values else []
-        if archived_rows(register_start, register_values).find(reference):
-            raise RegisterError(
-                f"{reference} is already in the {REGISTER_TAB} tab; nothing was restored.")
-        for title, value_range in zip(archive, ranges[1:]):
-            header_row, values = grid_of(value_range)
-            found = archived_rows(header_row, values).find(reference)
-            if len(found) > 1:
-                raise RegisterError(
-                    f"{reference} is on rows {', '.join(str(r.row_number) for r in found)} of the "
-                    f"{title} tab, so ParkDesk cannot tell which to restore; nothing was moved. "
-                    "Delete the extra row.")
-            if found:
-                break
-        else:
-            raise RegisterError(f"{reference} is in no archive tab; nothing was restored.")
-        cells = values[found[0].row_number - header_row]
-        plan = plan_columns(values[0], register_header, filled=filled_columns([cells]),
-                            target_width=max(map(len, register_values), default=0),
-                            required_keys=changes)
-        placed = plan.place(cells)
-        for key, value in changes.items():
-            placed[plan.keys[key]] = cell_text(value)
-        requests = [
-            *widen_request(register.sheet_id, register.column_count, plan.width),
-            *header_request(register.sheet_id, plan, register_header),
-            append_cells_request(register.sheet_id, [placed]),
-            *delete_rows_requests(tabs[title].sheet_id, [found[0].row_number]),
-        ]
-        self._http.batch_update(self.spreadsheet_id, {"requests": requests})
-        if plan.added:
-            self._headers.pop(REGISTER_TAB, None)  # Register gained a column: read it again
-        number = register_start + max(len(register_values), 1)
-        columns = map_header(plan.header(register_header), REGISTER_COLUMNS)
-        return rows_from_values([placed], columns, first_row_number=number)[0]
-
-    def _tab_properties(self) -> dict[str, TabState]:
-        """Every tab's sheetId and grid size: one spreadsheets.get without cell data."""
-        meta = self._http.fetch_sheet_metadata(
-            self.spreadsheet_id, params={"includeGridData": "false", "fields": PROPERTIES_FIELDS}
-        )
-        tabs: dict[str, TabState] = {}
-        for sheet in meta.get("sheets", []):
-            state = tab_state(sheet)
-            if state is not None:
-                tabs[sheet["properties"]["title"]] = state
-        self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
-        return tabs
-
     # -- helpers -------------------------------------------------------------------------------
 
     def _append(self, title: str, matrix: list[list[str]]) -> list[int] | None:
@@ -916,213 +618,3 @@ class GoogleRegister:
             self.ensure_layout()
             columns = self._headers[title].columns
         return columns
-
-
-def tab_state(sheet: Mapping[str, Any]) -> TabState | None:
-    """A ``TabState`` from one entry of ``spreadsheets.get``'s ``sheets`` (header from grid data)."""
-    properties = sheet.get("properties") or {}
-    if "title" not in properties:
-        return None
-    grid = properties.get("gridProperties") or {}
-    rows: list[list[str]] = []
-    for block in sheet.get("data") or []:
-        if int(block.get("startRow", 0) or 0) != 0:
-            continue
-        start_column = int(block.get("startColumn", 0) or 0)
-        rows = [[""] * start_column
-                + [str(cell.get("formattedValue", "")) for cell in (row.get("values") or [])]
-                for row in block.get("rowData") or [{}]]
-        break
-    return TabState(
-        sheet_id=int(properties.get("sheetId", 0) or 0),
-        frozen_rows=int(grid.get("frozenRowCount", 0) or 0),
-        column_count=int(grid.get("columnCount", 26) or 26),
-        header=rows[0] if rows else [],
-        rows=rows,
-        row_count=int(grid.get("rowCount", 1000) or 1000),
-        protected=bool(sheet.get("protectedRanges")),
-    )
-
-
-def new_tab_state(sheet_id: int, columns: Sequence[Column]) -> TabState:
-    """The state of a tab ensure_layout has just created: 1000 x 26 cells, the header row."""
-    header = [column.header for column in columns]
-    return TabState(sheet_id=sheet_id, frozen_rows=1, column_count=max(26, len(columns)),
-                    header=header, rows=[header])
-
-
-def layout_range(title: str) -> str:
-    """What ensure_layout reads of a tab: the header row, or the whole Departments tab."""
-    return quote_sheet(title) if title == DEPARTMENTS_TAB else f"{quote_sheet(title)}!1:1"
-
-
-def used_width(header: Sequence[Any]) -> int:
-    """Columns up to and including the last non-blank header cell."""
-    width = 0
-    for index, cell in enumerate(header):
-        if str(cell).strip():
-            width = index + 1
-    return width
-
-
-def check_keys(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], title: str) -> set[str]:
-    """The keys used by ``rows``; ``RegisterError`` if one is not a column of the tab."""
-    used: set[str] = set()
-    for row in rows:
-        used.update(row)
-    unknown = sorted(used - set(keys))
-    if unknown:
-        raise RegisterError(f"{', '.join(map(repr, unknown))} not a column of the {title} tab.")
-    return used
-
-
-def place_cells(row: Mapping[str, Any], columns: Mapping[str, int]) -> list[str]:
-    """One sheet row: each value at its column's index, "" in between."""
-    width = max((columns[key] for key in row), default=-1) + 1
-    cells = [""] * width
-    for key, value in row.items():
-        cells[columns[key]] = cell_text(value)
-    return cells
-
-
-def split_by_size(matrix: list[list[str]], budget: int) -> list[list[list[str]]]:
-    """Consecutive groups of rows, each at most ``budget`` bytes of JSON (a lone huge row alone)."""
-    chunks: list[list[list[str]]] = [[]]
-    size = 0
-    for row in matrix:
-        row_size = len(json.dumps(row, ensure_ascii=False).encode("utf-8")) + 1
-        if chunks[-1] and size + row_size > budget:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(row)
-        size += row_size
-    return chunks
-
-
-def locate_rows(rows: Sequence[RegisterRow], references: Sequence[str]) -> dict[str, int]:
-    """Reference -> sheet row number; ``RegisterError`` if one is unknown or on several rows."""
-    by_reference: dict[str, list[int]] = {}
-    for row in rows:
-        if row.reference:
-            by_reference.setdefault(row.reference.casefold(), []).append(row.row_number)
-    found: dict[str, int] = {}
-    unknown: list[str] = []
-    for reference in dict.fromkeys(references):
-        numbers = by_reference.get(reference.strip().casefold(), [])
-        if not numbers:
-            unknown.append(reference)
-        elif len(numbers) > 1:
-            listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
-            raise RegisterError(
-                f"The reference {reference} is on rows {listed} of the {REGISTER_TAB} tab, so "
-                "ParkDesk cannot tell which to update and wrote nothing. Delete or renumber the "
-                "extra row."
-            )
-        else:
-            found[reference] = numbers[0]
-    if unknown:
-        raise RegisterError(
-            f"No row of the {REGISTER_TAB} tab has the reference {', '.join(unknown)}; nothing was "
-            "written."
-        )
-    return found
-
-
-# ---- batchUpdate requests of the archive ---------------------------------------------------
-
-
-def grid_of(value_range: Mapping[str, Any]) -> tuple[int, list[list[Any]]]:
-    """(sheet row of the first value row, the rows) of one range values.batchGet returned."""
-    first = rows_of_range(value_range.get("range"))
-    return (first[0] if first else 1), list(value_range.get("values") or [])
-
-
-def archived_rows(header_row: int, values: Sequence[Sequence[Any]]) -> RegisterSnapshot:
-    """The complaint rows of a tab read whole (header first), columns found by header text."""
-    header = values[0] if values else []
-    return rows_from_values(values[1:], map_header(header, REGISTER_COLUMNS),
-                            first_row_number=header_row + 1)
-
-
-def text_cells(cells: Sequence[str]) -> list[dict[str, Any]]:
-    """CellData for text: ``stringValue`` keeps ``=SUM(1)`` text; "" is an empty cell."""
-    return [{"userEnteredValue": {"stringValue": cell_text(cell)}} if cell else {}
-            for cell in cells]
-
-
-def add_sheet_request(title: str, sheet_id: int, width: int) -> dict[str, Any]:
-    """A new tab with the given sheetId, its first row frozen."""
-    return {"addSheet": {"properties": {
-        "sheetId": sheet_id,
-        "title": title,
-        "gridProperties": {"rowCount": 1000, "columnCount": max(26, width), "frozenRowCount": 1},
-    }}}
-
-
-def widen_request(sheet_id: int, column_count: int, width: int) -> list[dict[str, Any]]:
-    """An appendDimension if the tab has fewer than ``width`` columns, else nothing."""
-    if width <= column_count:
-        return []
-    return [{"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
-                                 "length": width - column_count}}]
-
-
-def replace_tab_request(
-    sheet_id: int, grid: Sequence[Sequence[str]], *, note: str
-) -> dict[str, Any]:
-    """updateCells over the whole tab: ``grid`` from A1 as text, every other cell's value and
-    note cleared (formats kept), ``note`` on A1."""
-    rows = [{"values": text_cells(row)} for row in grid]
-    if rows and rows[0]["values"]:
-        rows[0]["values"][0] = {**rows[0]["values"][0], "note": note}
-    return {"updateCells": {"range": {"sheetId": sheet_id}, "rows": rows,
-                            "fields": "userEnteredValue,note"}}
-
-
-def warning_protection_request(sheet_id: int, description: str) -> dict[str, Any]:
-    """A protected range over the whole tab that only warns: anyone may still edit it."""
-    return {"addProtectedRange": {"protectedRange": {
-        "range": {"sheetId": sheet_id}, "description": description, "warningOnly": True}}}
-
-
-def lengthen_request(sheet_id: int, row_count: int, height: int) -> list[dict[str, Any]]:
-    """An appendDimension if the tab has fewer than ``height`` rows, else nothing."""
-    if height <= row_count:
-        return []
-    return [{"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS",
-                                 "length": height - row_count}}]
-
-
-def header_request(sheet_id: int, plan: ColumnPlan,
-                   target_header: Sequence[str]) -> list[dict[str, Any]]:
-    """The header cells ``plan`` adds to row 1 (one updateCells), or nothing."""
-    if not plan.added:
-        return []
-    first, last = plan.added[0][0], plan.added[-1][0]
-    cells = plan.header(target_header)[first:last + 1]
-    return [{"updateCells": {
-        "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": first},
-        "rows": [{"values": text_cells(cells)}],
-        "fields": "userEnteredValue",
-    }}]
-
-
-def append_cells_request(sheet_id: int, rows: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Rows after the tab's last row with data, from column A, as text."""
-    return {"appendCells": {"sheetId": sheet_id,
-                            "rows": [{"values": text_cells(row)} for row in rows],
-                            "fields": "userEnteredValue"}}
-
-
-def delete_rows_requests(sheet_id: int, row_numbers: Sequence[int]) -> list[dict[str, Any]]:
-    """deleteDimension of the given 1-based rows, adjacent rows together, the bottom block first
-    so the indexes of the blocks still to delete stay valid."""
-    blocks: list[list[int]] = []  # [first, last] row numbers, from the bottom up
-    for number in sorted(set(row_numbers), reverse=True):
-        if blocks and blocks[-1][0] == number + 1:
-            blocks[-1][0] = number
-        else:
-            blocks.append([number, number])
-    return [{"deleteDimension": {"range": {"sheetId": sheet_id, "dimension": "ROWS",
-                                           "startIndex": first - 1, "endIndex": last}}}
-            for first, last in blocks]
