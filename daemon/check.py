@@ -19,6 +19,7 @@ import jinja2
 import jinja2.meta
 
 from daemon.config import Config, ConfigError, load_config
+from daemon.mail_refusals import login_refusal_fix
 from daemon.templates import Templates, default_templates_dir
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
@@ -222,13 +223,15 @@ def check_maildir(config: Config) -> list[CheckResult]:
     return [passed(name, f"readable, {count} messages waiting")]
 
 
-def imap_fix(exc: Exception) -> str:
+def imap_fix(exc: Exception, host: str | None = None) -> str:
     from daemon.mailbox import MailboxAuthError, MailboxUnavailable
 
     if isinstance(exc, ConfigError):
         return "set the mailbox password as mailbox.password_env / password_file says"
     if isinstance(exc, MailboxAuthError):
-        return "check mailbox.username and the password (for QQ/163 mail: the authorization code)"
+        return login_refusal_fix(str(exc), host, "mailbox",
+                                 "check mailbox.username and the password (for QQ/163 mail: the "
+                                 "authorization code)")
     if isinstance(exc, MailboxUnavailable):
         return "check mailbox.host, mailbox.port and mailbox.security, and that this machine " \
                "can reach the server (DNS, firewall)"
@@ -260,7 +263,7 @@ def check_imap(config: Config, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> l
                 try:
                     step()
                 except (MailboxError, ConfigError) as exc:
-                    results.append(failed(name, str(exc), imap_fix(exc)))
+                    results.append(failed(name, str(exc), imap_fix(exc, cfg.host)))
                     return results
                 results.append(check_imap_id(cfg, mailbox.offers("ID")) if key == "id"
                                else passed(name, detail))
@@ -444,7 +447,7 @@ def check_smtp_login(cfg, mailer) -> list[CheckResult]:
         return [failed(name, str(exc), "set the SMTP password as smtp.password_env / "
                                        "password_file says")]
     except MailerError as exc:
-        return [failed(name, str(exc), smtp_login_fix(str(exc)))]
+        return [failed(name, str(exc), smtp_login_fix(str(exc), cfg.host))]
     return [passed(name)]
 
 
@@ -480,10 +483,12 @@ def smtp_tls_fix(exc: BaseException) -> str:
     return "check smtp.security and smtp.port; then try again"
 
 
-def smtp_login_fix(message: str) -> str:
+def smtp_login_fix(message: str, host: str | None = None) -> str:
     if "refused the login" in message or "refused a new access token" in message:
-        return ("wrong user name or password: check smtp.username and the SMTP password (for "
-                "QQ and NetEase mail: the authorization code 授权码, not the web password)")
+        return login_refusal_fix(
+            message, host, "smtp",
+            "wrong user name or password: check smtp.username and the SMTP password (for QQ and "
+            "NetEase mail: the authorization code 授权码, not the web password)")
     if "encrypted connection" in message or "STARTTLS" in message:
         return "set smtp.security to starttls or ssl"
     return "do what the message above says (it names the key to change)"
@@ -514,6 +519,13 @@ def send_test_message(config: Config, mailer, recipient: str) -> CheckResult:
 
 # --- register ----------------------------------------------------------------------------------
 
+QUOTA_FIX = ("Google's per-minute request quota for this service account is used up: wait a "
+             "minute and run check again; if it keeps happening, something else (another "
+             "program, a second ParkDesk) uses the same key: give ParkDesk a service account of "
+             "its own, or ask for a higher quota in the Google Cloud console (IAM & Admin → "
+             "Quotas, \"Google Sheets API\")")
+
+
 def check_register(config: Config) -> list[CheckResult]:
     """Open the register, put its layout in place (writes only what is missing), read it."""
     from daemon.register import (
@@ -541,6 +553,8 @@ def check_register(config: Config) -> list[CheckResult]:
                        f"share the sheet with {email} as Editor, or correct "
                        f"register.spreadsheet_id / register.credentials_file")]
     except RegisterUnavailable as exc:
+        if "quota" in str(exc) or "429" in str(exc):
+            return [failed(name, str(exc), QUOTA_FIX)]
         return [failed(name, str(exc), "check register.api_endpoint (if set) and this "
                                        "machine's connection to Google; then try again")]
     except (RegisterError, ConfigError, OSError) as exc:

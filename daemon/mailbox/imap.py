@@ -35,6 +35,7 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError, ProtocolError
 
 from daemon import __version__
+from daemon.mail_refusals import classify_refusal, login_refusal_fix
 from daemon.mailbox import (
     BatchedFolders,
     FetchedMessage,
@@ -381,10 +382,9 @@ class ImapMailbox(BatchedFolders):
                 f"({text}): set mailbox.security to starttls or ssl."
             )
         where = describe_password_source(self._cfg, "mailbox")
-        return MailboxAuthError(
-            f"The mail server refused the login for {username} ({text}): "
-            f"check mailbox.username and {where}."
-        )
+        fix = login_refusal_fix(text, self.host, "mailbox",
+                                f"check mailbox.username and {where}")
+        return MailboxAuthError(f"The mail server refused the login for {username} ({text}): {fix}.")
 
     def _send_id(self) -> None:
         if not self._offers("ID"):
@@ -437,10 +437,8 @@ class ImapMailbox(BatchedFolders):
             return MailboxUnavailable(
                 f"The mail server {self.host} cannot open {folder!r} right now ({text})."
             )
-        hint = "check mailbox.folder"
-        if "Unsafe Login" in text:
-            hint = ("NetEase mail refuses unknown clients: turn on IMAP/SMTP in the mailbox's web "
-                    "settings and use its authorization code (授权码) as the password")
+        refusal = classify_refusal(text)
+        hint = refusal.advice.format(key="mailbox") if refusal else "check mailbox.folder"
         return MailboxError(f"Cannot open the folder {folder!r} on {self.host} ({text}): {hint}.")
 
     def _record_uidvalidity(self, value: int) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
 
+from daemon.mail_refusals import login_refusal_fix
 from daemon.mailer import MailerError, SendResult
 from daemon.tls import (
     NOT_TLS_REASONS,
@@ -247,9 +248,9 @@ class SmtpMailer:
                     f"The SMTP server {cfg.host} wants an encrypted connection before the login "
                     f"({reply}): set smtp.security to starttls or ssl."
                 ) from None
+            fix = login_refusal_fix(reply, cfg.host, "smtp", f"check smtp.username and {where}")
             raise MailerError(
-                f"The SMTP server refused the login for {cfg.username} ({reply}): "
-                f"check smtp.username and {where}."
+                f"The SMTP server refused the login for {cfg.username} ({reply}): {fix}."
             ) from None
         except smtplib.SMTPNotSupportedError:
             raise MailerError(

@@ -11,7 +11,7 @@ Dovecot (``DovecotFaults``), each call returns only once the fault is in effect:
 
 SMTP receiver (``SmtpFaults``), consumed by the receiver as the SMTP dialogue reaches a stage:
 
-    smtp_faults.fail_next(stage="RCPT", code=451, count=1)   # or "MAIL", "DATA" (end of data)
+    smtp_faults.fail_next(stage="RCPT", code=451, count=1)   # or "AUTH", "MAIL", "DATA" (end of data)
     smtp_faults.delay_data(seconds=3, count=1)   # deliver, then answer the DATA late
     smtp_faults.clear()
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import imaplib
 import os
+import re
 import signal
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import Callable
 
 from tests.mailbench.dovecot import DovecotServer, send_signal
 
-SMTP_STAGES = ("MAIL", "RCPT", "DATA")
+SMTP_STAGES = ("AUTH", "MAIL", "RCPT", "DATA")
 
 
 class FaultError(RuntimeError):
@@ -175,8 +176,11 @@ class SmtpFaults:
     ) -> None:
         """Answer the next ``count`` commands of ``stage`` with ``code``.
 
-        ``stage`` is ``"MAIL"`` (MAIL FROM), ``"RCPT"`` (each RCPT TO counts once) or
-        ``"DATA"`` (the reply after the message content; nothing is delivered). ``code`` is a
+        ``stage`` is ``"AUTH"`` (a password login, refused whatever the password, as
+        providers refuse a right password when the mailbox may not log in that way),
+        ``"MAIL"`` (MAIL FROM), ``"RCPT"`` (each RCPT TO counts once) or ``"DATA"`` (the reply
+        after the message content; nothing is delivered). ``message`` may carry its own
+        enhanced status code ("5.7.139 Authentication unsuccessful, ..."). ``code`` is a
         4xx (try again later) or 5xx (permanent) reply code, e.g. 451, 452, 550, 554.
         """
         stage = stage.upper()
@@ -188,8 +192,10 @@ class SmtpFaults:
             raise ValueError("count must be at least 1")
         enhanced = "4.3.0" if code < 500 else "5.3.0"
         text = message or f"Injected fault at {stage} (MailBench)"
+        reply = f"{code} {text}" if re.match(r"[245]\.\d+\.\d+ ", text) else \
+            f"{code} {enhanced} {text}"
         with self._lock:
-            self._failures.append(_PlannedFailure(stage, f"{code} {enhanced} {text}", count))
+            self._failures.append(_PlannedFailure(stage, reply, count))
 
     def delay_data(self, seconds: float, count: int = 1) -> None:
         """Deliver the next ``count`` messages, then wait ``seconds`` before answering 250."""

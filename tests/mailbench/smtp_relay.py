@@ -194,12 +194,17 @@ class XOAuth2RelayHandler(RelayHandler):
 class PasswordAuthenticator:
     """aiosmtpd authenticator for AUTH PLAIN/LOGIN against the bench's users."""
 
-    def __init__(self, check_password: Callable[[str, str], bool]) -> None:
+    def __init__(self, check_password: Callable[[str, str], bool],
+                 faults: SmtpFaults | None = None) -> None:
         self._check_password = check_password
+        self._faults = faults
 
     def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        planned = self._faults.take_failure("AUTH") if self._faults else None
+        if planned:
+            return AuthResult(success=False, handled=False, message=planned)
         login = auth_data.login.decode("utf-8", errors="replace")
         password = auth_data.password.decode("utf-8", errors="replace")
         if self._check_password(login, password):
@@ -234,7 +239,7 @@ class SmtpRelay:
         self._tls_context = tls_context
         self._smtp_options: dict[str, Any] = {
             "server_hostname": GREETING_HOST,
-            "authenticator": PasswordAuthenticator(check_password),
+            "authenticator": PasswordAuthenticator(check_password, faults),
             "auth_required": auth_required,
             "auth_require_tls": False,
             "ready_timeout": 5.0,
