@@ -627,6 +627,27 @@ def check_people(config: Config) -> list[CheckResult]:
     return results
 
 
+def check_token_storage(config: Config) -> list[CheckResult]:
+    """A Microsoft refresh token read from an environment variable: Microsoft renews it at each
+    use, but a variable cannot be rewritten, so after a restart ParkDesk starts again from the
+    first one, which stops working 90 days after it was issued. A file is rewritten."""
+    results = []
+    for section in ("mailbox", "smtp"):
+        cfg = getattr(config, section)
+        oauth2 = getattr(cfg, "oauth2", None)
+        if (getattr(cfg, "auth", "password") != "oauth2" or oauth2 is None
+                or oauth2.provider != "microsoft_refresh_token" or not oauth2.refresh_token_env):
+            continue
+        results.append(warned(
+            f"{section}.oauth2 keeps Microsoft's renewed refresh token",
+            f"it is read from the environment variable {oauth2.refresh_token_env}, which "
+            f"ParkDesk cannot rewrite: the renewed token lasts only until the next restart, and "
+            f"the one in the variable stops working 90 days after it was issued",
+            f"put the token in a file and set {section}.oauth2.refresh_token_file instead of "
+            f"refresh_token_env: ParkDesk rewrites the file with each token Microsoft sends"))
+    return results
+
+
 # --- all ---------------------------------------------------------------------------------------
 
 def run_checks(config_path: str | Path, *, send_test: str | None = None,
@@ -641,6 +662,7 @@ def run_checks(config_path: str | Path, *, send_test: str | None = None,
         *check_templates(config.park.language, templates_root),
         *check_digest_template(config, templates_root),
         *check_people(config),
+        *check_token_storage(config),
         *check_mailbox(config, timeout=timeout),
         *check_smtp(config, send_test=send_test, timeout=timeout),
         *check_register(config),

@@ -2,7 +2,7 @@
 
 from tests.mailbench.fixtures import fresh_mail_bench, mail_bench  # noqa: F401
 from tests.sheets_emulator.fixtures import service_account_key, sheets_emulator  # noqa: F401
-from tests.park_harness import park  # noqa: F401
+from tests.park_harness import park, park_env  # noqa: F401
 
 import pytest  # noqa: E402
 

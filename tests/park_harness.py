@@ -183,3 +183,12 @@ class ParkUnderTest:
 @pytest.fixture
 def park(tmp_path, mail_bench, sheets_emulator, service_account_key) -> ParkUnderTest:
     return ParkUnderTest(tmp_path, mail_bench, sheets_emulator, service_account_key)
+
+
+@pytest.fixture
+def park_env(park, monkeypatch) -> ParkUnderTest:
+    """The park, with its passwords in this process's environment (as the operator sets them)."""
+    for name, value in park.env().items():
+        if name.startswith("PARKDESK_"):
+            monkeypatch.setenv(name, value)
+    return park

@@ -25,15 +25,6 @@ from daemon.templates import default_templates_dir
 from tests.sheets_emulator.fixtures import SERVICE_ACCOUNT_EMAIL
 
 
-@pytest.fixture
-def park_env(park, monkeypatch):
-    """The park, with its passwords in this process's environment (as the operator sets them)."""
-    for name, value in park.env().items():
-        if name.startswith("PARKDESK_"):
-            monkeypatch.setenv(name, value)
-    return park
-
-
 def by_name(results: list[CheckResult], start: str) -> CheckResult:
     [result] = [r for r in results if r.name.startswith(start)]
     return result

@@ -75,14 +75,6 @@ def test_the_advice_names_the_section_that_failed():
 
 # --- end to end --------------------------------------------------------------------------------
 
-@pytest.fixture
-def park_env(park, monkeypatch):
-    for name, value in park.env().items():
-        if name.startswith("PARKDESK_"):
-            monkeypatch.setenv(name, value)
-    return park
-
-
 def test_imap_turned_off_says_turn_it_on(park_env):
     park = park_env
     with RefusingImapProxy(("127.0.0.1", park.bench.imap_port), GMAIL_IMAP_OFF) as proxy:

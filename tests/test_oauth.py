@@ -399,3 +399,24 @@ def test_no_secret_or_token_reaches_the_logs_even_at_debug(trusted, monkeypatch,
     assert "new access token from" in caplog.text
     leaked = [secret[:8] + "..." for secret in secrets if secret in caplog.text]
     assert leaked == []
+
+
+def test_check_warns_when_microsofts_renewed_token_cannot_be_kept():
+    from daemon.check import check_token_storage
+
+    in_variable = parse_config(oauth2_config(
+        "smtp", provider="microsoft_refresh_token", tenant="park.onmicrosoft.com",
+        client_id="c", refresh_token_env="PARKDESK_MS_REFRESH"))
+    [warning] = check_token_storage(in_variable)
+    assert warning.ok and warning.warn
+    assert warning.name == "smtp.oauth2 keeps Microsoft's renewed refresh token"
+    assert "PARKDESK_MS_REFRESH" in warning.detail and "90 days" in warning.detail
+    assert warning.fix.startswith("put the token in a file and set smtp.oauth2.refresh_token_file")
+
+    in_file = parse_config(oauth2_config(
+        "smtp", provider="microsoft_refresh_token", tenant="park.onmicrosoft.com",
+        client_id="c", refresh_token_file="ms-token.txt"))
+    google = parse_config(oauth2_config(
+        provider="google_refresh_token", client_id="id", client_secret_env="S",
+        refresh_token_env="R"))  # Google's refresh token is not renewed: a variable is fine
+    assert check_token_storage(in_file) == check_token_storage(google) == []

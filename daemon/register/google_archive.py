@@ -30,7 +30,7 @@ from daemon.register.sheets_requests import (
     header_request,
     widen_request,
 )
-from daemon.register.sheets_tabs import PROPERTIES_FIELDS, HeaderView, TabState, tab_state
+from daemon.register.sheets_tabs import PROPERTIES_FIELDS, HeaderView, TabState, tab_states
 from daemon.register.sheets_values import cell_text, grid_of
 from daemon.sheet_layout import REGISTER_COLUMNS, REGISTER_KEYS, REGISTER_TAB
 
@@ -206,10 +206,6 @@ class GoogleArchiveMoves:
         meta = self._http.fetch_sheet_metadata(
             self.spreadsheet_id, params={"includeGridData": "false", "fields": PROPERTIES_FIELDS}
         )
-        tabs: dict[str, TabState] = {}
-        for sheet in meta.get("sheets", []):
-            state = tab_state(sheet)
-            if state is not None:
-                tabs[sheet["properties"]["title"]] = state
+        tabs = tab_states(meta)
         self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
         return tabs

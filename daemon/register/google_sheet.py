@@ -73,7 +73,7 @@ from daemon.register.sheets_tabs import (
     TabState,
     layout_range,
     new_tab_state,
-    tab_state,
+    tab_states,
 )
 from daemon.register.sheets_values import (
     CELL_CHARACTER_LIMIT,
@@ -314,11 +314,7 @@ class GoogleRegister(GoogleArchiveMoves):
             if error.status != 400:
                 raise
             return self._read_layout_partial()
-        tabs = {}
-        for sheet in meta.get("sheets", []):
-            state = tab_state(sheet)
-            if state is not None:
-                tabs[sheet["properties"]["title"]] = state
+        tabs = tab_states(meta)
         self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
         return tabs
 
@@ -328,14 +324,7 @@ class GoogleRegister(GoogleArchiveMoves):
             self.spreadsheet_id,
             params={"includeGridData": "false", "fields": LAYOUT_PROPERTIES_FIELDS},
         )
-        ours = {title for title, _ in LAYOUT_TABS}
-        tabs = {}
-        for sheet in meta.get("sheets", []):
-            title = sheet.get("properties", {}).get("title")
-            if title in ours:
-                state = tab_state(sheet)
-                if state is not None:
-                    tabs[title] = state
+        tabs = tab_states(meta, {title for title, _ in LAYOUT_TABS})
         self._sheet_ids.update({title: state.sheet_id for title, state in tabs.items()})
         if tabs:
             titles = list(tabs)

@@ -4,7 +4,7 @@ seen."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,19 @@ def tab_state(sheet: Mapping[str, Any]) -> TabState | None:
         row_count=int(grid.get("rowCount", 1000) or 1000),
         protected=bool(sheet.get("protectedRanges")),
     )
+
+
+def tab_states(meta: Mapping[str, Any], titles: Collection[str] | None = None
+               ) -> dict[str, TabState]:
+    """``{title: TabState}`` for the tabs of one ``spreadsheets.get`` answer (only ``titles``
+    if given)."""
+    tabs: dict[str, TabState] = {}
+    for sheet in meta.get("sheets", []):
+        state = tab_state(sheet)
+        title = (sheet.get("properties") or {}).get("title")
+        if state is not None and (titles is None or title in titles):
+            tabs[title] = state
+    return tabs
 
 
 def new_tab_state(sheet_id: int, columns: Sequence[Column]) -> TabState:
