@@ -28,6 +28,7 @@ Tokens and secrets never appear in messages or logs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -389,18 +390,31 @@ class MicrosoftRefreshToken(_MicrosoftFetcher):
 
     Microsoft sends a new refresh token with each access token; it is used from then on and,
     when the token came from a file, written back to that file so a restart starts from it.
+    An environment variable cannot be rewritten, and the token in it stops working 90 days after
+    it was issued: the renewed one is kept in ``renewed_store`` (a 0600 file in state_dir) with
+    a fingerprint of the variable's token, and a restart starts from it as long as the variable
+    still holds that token (a new token put in the variable wins).
     """
 
     def __init__(self, tenant: str, client_id: str, refresh_token: str, *,
                  client_secret: str | None = None, token_source: str, secret_source: str = "",
-                 token_file: Path | None = None, scope: str | None = None,
-                 authority: str | None = None, key: str = "mailbox.oauth2",
-                 clock: Callable[[], float] = time.time) -> None:
+                 token_file: Path | None = None, renewed_store: Path | None = None,
+                 scope: str | None = None, authority: str | None = None,
+                 key: str = "mailbox.oauth2", clock: Callable[[], float] = time.time) -> None:
         super().__init__(tenant, client_id, client_secret, scope=scope, authority=authority,
                          secret_source=secret_source, key=key, clock=clock)
         self._refresh_token = refresh_token
         self._token_source = token_source
         self._token_file = token_file
+        self._renewed_store = None if token_file is not None else renewed_store
+        self._origin = fingerprint(refresh_token)
+        if self._renewed_store is not None:
+            kept = read_renewed_token(self._renewed_store, self._origin)
+            if kept:
+                register_secret(kept)
+                self._refresh_token = kept
+                log.info("%s: starting from the refresh token Microsoft renewed last (kept in %s)",
+                         key, self._renewed_store)
         self.description = f"Microsoft (refresh token of app {client_id} in tenant {tenant})"
 
     def _ask(self, app: Any) -> dict[str, Any]:
@@ -418,6 +432,15 @@ class MicrosoftRefreshToken(_MicrosoftFetcher):
             except OSError as exc:
                 log.warning("cannot save the new refresh token in %s (%s); the one there still "
                             "works until it expires", self._token_file, exc.strerror)
+        elif self._renewed_store is not None:
+            try:
+                self._renewed_store.parent.mkdir(parents=True, exist_ok=True)
+                write_secret_file(self._renewed_store,
+                                  json.dumps({"from": self._origin, "refresh_token": renewed}))
+            except OSError as exc:
+                log.warning("cannot keep the new refresh token in %s (%s); after a restart the "
+                            "one in %s is used, until it expires", self._renewed_store,
+                            exc.strerror, self._token_source)
 
     def _refusal(self, code: str, text: str) -> str:
         head = f"Microsoft refused to renew the access token ({text})"
@@ -430,6 +453,28 @@ class MicrosoftRefreshToken(_MicrosoftFetcher):
                 where += f" and the client secret in {self._secret_source}"
             return f"{head}: check {where}"
         return f"{head}: check the {self.key} section"
+
+
+def fingerprint(token: str) -> str:
+    """A one-way fingerprint of a token (SHA-256, hex), to recognise it without keeping it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def read_renewed_token(path: Path, origin: str) -> str | None:
+    """The refresh token kept in ``path`` if it was renewed from the token whose fingerprint
+    is ``origin``; None if there is none, or it came from another token, or it is unreadable."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the kept refresh token in %s (%s); starting from the one "
+                    "configured", path, exc)
+        return None
+    if not isinstance(kept, dict) or kept.get("from") != origin:
+        return None
+    token = kept.get("refresh_token")
+    return token if isinstance(token, str) and token else None
 
 
 def write_secret_file(path: Path, value: str) -> None:
@@ -500,8 +545,8 @@ def _build_fetcher(cfg: Any, section_cfg: Any, key: str,
             needed("tenant"), needed("client_id"), needed("refresh_token"),
             client_secret=cfg.client_secret(), token_source=cfg.secret_source("refresh_token"),
             secret_source=cfg.secret_source("client_secret"),
-            token_file=cfg.refresh_token_file, scope=cfg.scope, authority=cfg.authority,
-            key=key, clock=clock)
+            token_file=cfg.refresh_token_file, renewed_store=cfg.renewed_token_store,
+            scope=cfg.scope, authority=cfg.authority, key=key, clock=clock)
     raise TokenRefreshError(f"{key}.provider is {provider!r}: use google_service_account, "
                             f"google_refresh_token, microsoft_client_credentials or "
                             f"microsoft_refresh_token")

@@ -8,6 +8,7 @@ must come out as TokenRefreshError with a message that says what to do and shows
 from __future__ import annotations
 
 import copy
+import json
 import os
 import socket
 from pathlib import Path
@@ -401,22 +402,54 @@ def test_no_secret_or_token_reaches_the_logs_even_at_debug(trusted, monkeypatch,
     assert leaked == []
 
 
-def test_check_warns_when_microsofts_renewed_token_cannot_be_kept():
-    from daemon.check import check_token_storage
+def microsoft_env_config(service, monkeypatch, tmp_path: Path):
+    """A whole config whose mailbox logs in with a Microsoft refresh token from a variable."""
+    client_id, _ = service.add_microsoft_app(TENANT, confidential=False)
+    refresh_token = service.add_refresh_token(client_id, MAILBOX, MICROSOFT_MAIL_SCOPE)
+    monkeypatch.setenv("TEST_MS_REFRESH", refresh_token)
+    data = oauth2_config(provider="microsoft_refresh_token", tenant=TENANT, client_id=client_id,
+                         refresh_token_env="TEST_MS_REFRESH",
+                         authority=service.microsoft_authority)
+    data["mailbox"]["username"] = MAILBOX
+    data["state_dir"] = str(tmp_path / "state")
+    return parse_config(data, config_dir=tmp_path), refresh_token
 
-    in_variable = parse_config(oauth2_config(
-        "smtp", provider="microsoft_refresh_token", tenant="park.onmicrosoft.com",
-        client_id="c", refresh_token_env="PARKDESK_MS_REFRESH"))
-    [warning] = check_token_storage(in_variable)
-    assert warning.ok and warning.warn
-    assert warning.name == "smtp.oauth2 keeps Microsoft's renewed refresh token"
-    assert "PARKDESK_MS_REFRESH" in warning.detail and "90 days" in warning.detail
-    assert warning.fix.startswith("put the token in a file and set smtp.oauth2.refresh_token_file")
 
-    in_file = parse_config(oauth2_config(
-        "smtp", provider="microsoft_refresh_token", tenant="park.onmicrosoft.com",
-        client_id="c", refresh_token_file="ms-token.txt"))
-    google = parse_config(oauth2_config(
-        provider="google_refresh_token", client_id="id", client_secret_env="S",
-        refresh_token_env="R"))  # Google's refresh token is not renewed: a variable is fine
-    assert check_token_storage(in_file) == check_token_storage(google) == []
+def test_a_renewed_microsoft_token_from_a_variable_survives_a_restart(trusted, monkeypatch,
+                                                                      tmp_path):
+    config, original = microsoft_env_config(trusted, monkeypatch, tmp_path)
+    store = tmp_path / "state" / "mailbox-oauth2-refresh-token.json"
+    assert config.mailbox.oauth2.renewed_token_store == store
+    token_source_for(config.mailbox, "mailbox").access_token()
+    kept = json.loads(store.read_text())
+    assert kept["refresh_token"] != original and original not in store.read_text()
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    # 90 days on, the token in the variable has expired; a restart starts from the renewed one.
+    trusted.revoke_refresh_token(original)
+    restarted = token_source_for(config.mailbox, "mailbox")
+    assert trusted.is_active(restarted.access_token(), MAILBOX)
+    assert json.loads(store.read_text())["refresh_token"] != kept["refresh_token"]  # renewed again
+
+
+def test_a_new_token_put_in_the_variable_wins_over_the_kept_one(trusted, monkeypatch, tmp_path):
+    config, original = microsoft_env_config(trusted, monkeypatch, tmp_path)
+    token_source_for(config.mailbox, "mailbox").access_token()
+    # The operator signs in again and sets a new token; the kept one is from the old token.
+    fresh = trusted.add_refresh_token(config.mailbox.oauth2.client_id, MAILBOX,
+                                      MICROSOFT_MAIL_SCOPE)
+    monkeypatch.setenv("TEST_MS_REFRESH", fresh)
+    for token in trusted.refresh_tokens_of(config.mailbox.oauth2.client_id):
+        if token != fresh:
+            trusted.revoke_refresh_token(token)
+    assert trusted.is_active(token_source_for(config.mailbox, "mailbox").access_token(), MAILBOX)
+
+
+def test_an_unreadable_kept_token_falls_back_to_the_variable(trusted, monkeypatch, tmp_path,
+                                                            caplog):
+    config, original = microsoft_env_config(trusted, monkeypatch, tmp_path)
+    store = config.mailbox.oauth2.renewed_token_store
+    store.parent.mkdir(parents=True)
+    store.write_text("{not json")
+    assert trusted.is_active(token_source_for(config.mailbox, "mailbox").access_token(), MAILBOX)
+    assert "cannot read the kept refresh token" in caplog.text
+    assert json.loads(store.read_text())["refresh_token"]  # replaced by a good one

@@ -7,7 +7,7 @@ optionally a test message), the register (opened, layout in place, read back), a
 people fit together. ``run_checks`` runs them all; ``format_checklist`` prints them.
 
 The checks live in one module each (``config_file``, ``templates``, ``people``,
-``token_storage``, ``mailbox``/``imap``, ``smtp``/``smtp_fixes``/``delivery``, ``register``);
+``mailbox``/``imap``, ``smtp``/``smtp_fixes``/``delivery``, ``register``);
 ``results`` holds ``CheckResult`` and the printed checklist. Every name is re-exported here.
 """
 
@@ -61,7 +61,6 @@ from daemon.check.templates import (
     find_unknown_variables,
     template_names,
 )
-from daemon.check.token_storage import check_token_storage
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -86,7 +85,6 @@ __all__ = [
     "check_smtp_login",
     "check_smtp_server",
     "check_templates",
-    "check_token_storage",
     "describe_smtp_failure",
     "failed",
     "find_unknown_variables",
@@ -120,7 +118,6 @@ def run_checks(config_path: str | Path, *, send_test: str | None = None,
         *check_templates(config.park.language, templates_root),
         *check_digest_template(config, templates_root),
         *check_people(config),
-        *check_token_storage(config),
         *check_mailbox(config, timeout=timeout),
         *check_smtp(config, send_test=send_test, timeout=timeout),
         *check_register(config),

@@ -69,6 +69,11 @@ class Config(Section):
     def model_post_init(self, context: Any, /) -> None:
         if isinstance(context, dict) and context.get("config_dir") is not None:
             self._config_dir = Path(context["config_dir"])
+        for section in ("mailbox", "smtp"):
+            oauth2 = getattr(getattr(self, section), "oauth2", None)
+            if oauth2 is not None:
+                oauth2.keep_renewed_tokens_in(
+                    Path(self.state_dir) / f"{section}-oauth2-refresh-token.json")
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Config:

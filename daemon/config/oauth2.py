@@ -65,10 +65,20 @@ class OAuth2Config(Section):
                           "https://outlook.office365.com/.default for Microsoft)")
     _where: str = PrivateAttr("oauth2")
     _source: str = PrivateAttr(DEFAULT_CONFIG_NAME)
+    _renewed_token_store: Path | None = PrivateAttr(None)
 
     def model_post_init(self, context: Any, /) -> None:
         if isinstance(context, dict) and context.get("source_name"):
             self._source = context["source_name"]
+
+    @property
+    def renewed_token_store(self) -> Path | None:
+        """Where a renewed refresh token read from a variable is kept (in state_dir); None for
+        a section built on its own, outside a whole config."""
+        return self._renewed_token_store
+
+    def keep_renewed_tokens_in(self, path: Path) -> None:
+        self._renewed_token_store = path
 
     def client_secret(self) -> str | None:
         """The client secret, read now from its variable or file; None if neither is set."""
