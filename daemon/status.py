@@ -110,6 +110,14 @@ def describe_alert(problem, status: ParkStatus, config: Config) -> str:
     return f"alert after {threshold} min"
 
 
+def is_silent(status: ParkStatus, config: Config) -> bool:
+    """No good cycle for longer than ``health.alert_after_minutes``, and no failure recorded
+    either: nothing is running (the daemon cycles at least once a minute)."""
+    last = status.health.last_good_cycle
+    return (last is not None and not status.health.problems
+            and minutes_between(last, status.now) > config.health.alert_after_minutes)
+
+
 def format_status(status: ParkStatus, config: Config) -> str:
     language, tz, now = config.park.language, config.park.tz, status.now
     lines = [f"{label('title', language)}: {config.park.name} ({format_time(now.astimezone(tz))})"]
@@ -120,7 +128,13 @@ def format_status(status: ParkStatus, config: Config) -> str:
     lines.append(f"{label('last_good', language)}: " + (
         f"{format_time(last.astimezone(tz))} ({format_ago(last, now)})" if last else "none yet"))
     problems = status.health.problems
-    if not problems:
+    if is_silent(status, config):
+        lines.append(f"{label('health', language)}: NOT RUNNING? no cycle for "
+                     f"{format_ago(last, now).removesuffix(' ago')}: check that ParkDesk runs "
+                     f"(systemd: systemctl status parkdesk; Windows: Task Scheduler; cron: the "
+                     f"job's schedule, which may simply be longer than "
+                     f"health.alert_after_minutes = {config.health.alert_after_minutes})")
+    elif not problems:
         lines.append(f"{label('health', language)}: OK")
     else:
         lines.append(f"{label('health', language)}: FAILING")
@@ -178,7 +192,7 @@ def add_status_command(commands: argparse._SubParsersAction) -> None:
                     "sending or waiting mail is failing (and since when), how many emails wait "
                     "in the outbox, how many messages were quarantined, and how many complaints "
                     "are open and overdue in the register. Safe while the daemon runs; changes "
-                    "nothing. Exit status 1 if something is failing or cannot be read.")
+                    "nothing. Exit status 1 if something is failing or cannot be read, or no cycle ran for longer than health.alert_after_minutes.")
     add_config_option(parser)
     parser.set_defaults(handler=run_status)
 
@@ -192,5 +206,6 @@ def run_status(args: argparse.Namespace, now: datetime | None = None) -> int:
     moment = (now or datetime.now(timezone.utc)).astimezone(config.park.tz)
     status = collect_status(config, moment)
     print(format_status(status, config), end="")
-    healthy = not status.health.problems and not status.register_error
+    healthy = (not status.health.problems and not status.register_error
+               and not is_silent(status, config))
     return EXIT_OK if healthy else EXIT_PROBLEM

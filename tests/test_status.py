@@ -54,7 +54,12 @@ def test_status_after_a_few_cycles(park, capsys):
     assert line(out, "逾期投诉 Overdue complaints") == "逾期投诉 Overdue complaints: 0"
 
     # An hour later nobody has signed for the slips (5 minutes each): all three are overdue.
+    # And no cycle ran in that hour: ParkDesk is not running.
     code, out = status_of(park, capsys, finished + timedelta(hours=1))
+    assert code == 1
+    assert line(out, "运行状况 Health").startswith(
+        "运行状况 Health: NOT RUNNING? no cycle for 1 h 0 min: check that ParkDesk runs "
+        "(systemd: systemctl status parkdesk;")
     overdue = line(out, "逾期投诉 Overdue complaints")
     assert overdue.startswith("逾期投诉 Overdue complaints: 3 (")
     references = {row["reference"] for row in park.register_rows()}
