@@ -31,7 +31,7 @@ from daemon.review.figures import (
     previous_period,
 )
 from daemon.review.recurring import (char_ngrams, find_recurring, find_similar_texts, jaccard,
-                                     shared_passages)
+                                     shared_passages, similar_pairs)
 from daemon.review.report import CSV_HEADER, render_csv, render_html, render_text
 from daemon.sheet_layout import Status
 from tests.test_register_archive import complaint, emulator, fill, ref, side  # noqa: F401
@@ -404,3 +404,16 @@ def test_parkdesk_report_names_a_bad_config(tmp_path, capsys):
     args = build_parser().parse_args(["report", "--config", str(tmp_path / "missing.yaml")])
     assert run_report(args) == 1
     assert "missing.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_similar_pairs_are_exactly_those_a_comparison_of_every_pair_finds(threshold):
+    rng = random.Random(threshold)
+    words = ["漏水", "空调", "停车", "噪音", "垃圾", "电梯", "请尽快", "处理", "B栋", "3楼", "water",
+             "leak", "noise", "please"]
+    texts = [" ".join(rng.choices(words, k=rng.randint(2, 9))) for _ in range(300)]
+    sets = [char_ngrams(text) for text in texts]
+    every_pair = {(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))
+                  if jaccard(sets[i], sets[j]) >= threshold}
+    found = {(i, j) for i, j, _ in similar_pairs(sets, threshold)}
+    assert found == every_pair and len(every_pair) > 10

@@ -18,6 +18,7 @@ members (and two at least) have ("3号楼一楼卫生间", "conditioning").
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -164,6 +165,35 @@ def shared_passages(text: str, common: set[str], shown: int) -> list[str]:
     return kept[:shown]
 
 
+def similar_pairs(sets: Sequence[frozenset[str]], threshold: float
+                  ) -> Iterable[tuple[int, int, float]]:
+    """Every pair ``(i, j, score)``, ``i < j``, of ``sets`` with Jaccard ≥ ``threshold`` > 0.
+
+    Prefix filtering (Chaudhuri, Ganti and Kaushik, "A primitive operator for similarity
+    joins", ICDE 2006): with each set's grams ranked rarest first, two sets with Jaccard ≥ t
+    share a gram among the first ``|x| - ceil(t·|x|) + 1`` of each. Only those prefixes are
+    indexed, so the common grams every complaint has ("请尽快", " th") never make every pair a
+    candidate: the work grows with the pairs that may match, not with the square of the
+    history. Pairs whose sizes alone rule the threshold out are skipped too. Exact: the same
+    pairs as comparing all of them.
+    """
+    frequency = Counter(gram for grams in sets for gram in grams)
+    index: dict[str, list[int]] = defaultdict(list)
+    for j, grams in enumerate(sets):
+        ranked = sorted(grams, key=lambda gram: (frequency[gram], gram))
+        prefix = ranked[:len(ranked) - math.ceil(threshold * len(ranked)) + 1]
+        candidates = {i for gram in prefix for i in index[gram]}
+        for i in sorted(candidates):
+            smaller, larger = sorted((len(sets[i]), len(grams)))
+            if smaller < threshold * larger:
+                continue
+            score = jaccard(sets[i], grams)
+            if score >= threshold:
+                yield i, j, score
+        for gram in prefix:
+            index[gram].append(j)
+
+
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     union = len(a | b)
     return len(a & b) / union if union else 0.0
@@ -177,11 +207,6 @@ def find_similar_texts(rows: Iterable[Any], *, threshold: float = 0.5,
     found = sorted((item for item in found if item[0] and item[1]), key=lambda item: item[0])
     items = [(reference, grams) for reference, grams, _ in found]
     texts = [text for _, _, text in found]
-    index: dict[str, list[int]] = defaultdict(list)
-    for position, (_, grams) in enumerate(items):
-        for gram in grams:
-            if len(gram) == max(NGRAM_SIZES):
-                index[gram].append(position)
     parent = list(range(len(items)))
 
     def root(i: int) -> int:
@@ -191,15 +216,9 @@ def find_similar_texts(rows: Iterable[Any], *, threshold: float = 0.5,
         return i
 
     weakest: dict[int, float] = {}
-    pairs: list[tuple[int, int, float]] = []
-    for i, (_, grams) in enumerate(items):
-        candidates = sorted({j for gram in grams if len(gram) == max(NGRAM_SIZES)
-                             for j in index[gram] if j > i})
-        for j in candidates:
-            score = jaccard(grams, items[j][1])
-            if score >= threshold:
-                pairs.append((i, j, score))
-                parent[root(j)] = root(i)
+    pairs = list(similar_pairs([grams for _, grams in items], threshold))
+    for i, j, _ in pairs:
+        parent[root(j)] = root(i)
     members: dict[int, list[int]] = defaultdict(list)
     for i in range(len(items)):
         members[root(i)].append(i)
