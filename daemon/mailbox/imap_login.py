@@ -97,13 +97,19 @@ class ImapLogin(ImapConnection):
                 token = tokens.refresh()
             self._capabilities = frozenset(client.capabilities())
 
+    def _cannot_check_now(self, text: str) -> MailboxUnavailable | None:
+        """A refusal that says "try later" (``[UNAVAILABLE]`` ...): an outage, not a refusal."""
+        if not any(code in text for code in TEMPORARY_CODES):
+            return None
+        return MailboxUnavailable(
+            f"The mail server {self.host} cannot check the login for {self._cfg.username} "
+            f"right now ({text}); it will be tried again."
+        )
+
     def _token_login_failure(self, text: str) -> MailboxError:
         username = self._cfg.username
-        if any(code in text for code in TEMPORARY_CODES):
-            return MailboxUnavailable(
-                f"The mail server {self.host} cannot check the login for {username} "
-                f"right now ({text}); it will be tried again."
-            )
+        if temporary := self._cannot_check_now(text):
+            return temporary
         return MailboxAuthError(
             f"The mail server {self.host} refused a new access token for {username} ({text}) "
             f"from {self._tokens.description}: check that mailbox.username is the mailbox the "
@@ -113,11 +119,8 @@ class ImapLogin(ImapConnection):
 
     def _login_failure(self, text: str) -> MailboxError:
         username = self._cfg.username
-        if any(code in text for code in TEMPORARY_CODES):
-            return MailboxUnavailable(
-                f"The mail server {self.host} cannot check the login for {username} "
-                f"right now ({text}); it will be tried again."
-            )
+        if temporary := self._cannot_check_now(text):
+            return temporary
         if "[PRIVACYREQUIRED]" in text:
             return MailboxError(
                 f"The mail server {self.host} refuses passwords on an unencrypted connection "
